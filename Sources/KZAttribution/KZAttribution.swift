@@ -1,0 +1,1 @@
+// KZAttribution module. See Package.swift for its place in the pipeline.

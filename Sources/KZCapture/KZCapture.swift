@@ -1,0 +1,1 @@
+// KZCapture module. See Package.swift for its place in the pipeline.

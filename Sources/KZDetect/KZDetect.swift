@@ -1,0 +1,1 @@
+// KZDetect module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,1 @@
+// KZFlow module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,1 @@
+// KZPipeline module. See Package.swift for its place in the pipeline.

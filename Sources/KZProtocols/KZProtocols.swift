@@ -1,0 +1,1 @@
+// KZProtocols module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,1 @@
+// KZReport module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,1 @@
+// KZSignatures module. See Package.swift for its place in the pipeline.

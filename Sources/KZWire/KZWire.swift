@@ -1,0 +1,1 @@
+// KZWire module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,1 @@
+print("kzforensics: under construction")
