@@ -27,8 +27,8 @@ let package = Package(
         .systemLibrary(name: "CGeoIP", path: "Sources/CSystem/CGeoIP", providers: [.apt(["libgeoip-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CSystem/CZlib", providers: [.apt(["zlib1g-dev"])]),
 
-        // 1. Reading capture files (libpcap + a fast classic-pcap walker), BPF filters, pcap writing.
-        .target(name: "KZCapture", dependencies: ["CPcap"], swiftSettings: strict),
+        // 1. Reading capture files (uses KZWire's core value types: Timestamp, LinkType, FrameNumber) (libpcap + a fast classic-pcap walker), BPF filters, pcap writing.
+        .target(name: "KZCapture", dependencies: ["CPcap", "KZWire"], swiftSettings: strict),
         // 2. Zero-copy decoding of frames: link, IP, transport, ICMP quotes; packet accounting.
         .target(name: "KZWire", dependencies: [], swiftSettings: strict),
         // 3. Flow table, TCP tracking and reassembly, IP defragmentation.

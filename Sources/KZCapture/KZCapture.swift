@@ -1,1 +1,0 @@
-// KZCapture module. See Package.swift for its place in the pipeline.

@@ -1,1 +1,0 @@
-// KZWire module. See Package.swift for its place in the pipeline.
