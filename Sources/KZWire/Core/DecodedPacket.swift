@@ -209,7 +209,10 @@ public struct DecodedPacket: Sendable {
     public var ip: IPSummary?
     public var transport: TransportSummary = .none
     public var payloadOffset: Int = 0
+    /// Payload length as the headers declare it (tshark's tcp.len / udp.length - 8).
     public var payloadLength: Int = 0
+    /// How much of that payload the frame actually holds (less than `payloadLength` under a snaplen).
+    public var payloadCapturedLength: Int = 0
 
     public init(frame: FrameNumber, timestamp: Timestamp, capturedLength: Int, wireLength: Int, linkType: LinkType) {
         self.frame = frame

@@ -75,8 +75,14 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
             return
         }
         var head: [UInt16] = [], tail: [UInt16] = []
-        let halves = text.components(separatedBy: "::")
-        guard halves.count <= 2 else { return nil }
+        let str = String(text)
+        var halves: [String] = []
+        if let r = str.firstRange(of: "::") {
+            halves = [String(str[..<r.lowerBound]), String(str[r.upperBound...])]
+            guard !halves[1].contains("::") else { return nil }
+        } else {
+            halves = [str]
+        }
         func groups(_ s: String) -> [UInt16]? {
             if s.isEmpty { return [] }
             var out: [UInt16] = []

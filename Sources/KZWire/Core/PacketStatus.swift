@@ -46,7 +46,7 @@ public enum Malformation: UInt8, Sendable, Hashable, CustomStringConvertible {
 /// Names are stable: `ok`, `truncated.<layer>`, `malformed.<layer>.<what>`, `unsupported.linktype.<n>`,
 /// `unsupported.ethertype.0x<hex4>`, `unsupported.llc`, `unsupported.ppp.0x<hex4>`, `unsupported.null_family.<n>`,
 /// `unsupported.ip_version.<n>`.
-public struct PacketStatus: Hashable, Sendable, Comparable, CustomStringConvertible {
+public struct PacketStatus: Error, Hashable, Sendable, Comparable, CustomStringConvertible {
     public enum Kind: UInt8, Sendable, Hashable {
         case ok, truncated, malformed, unsupportedLinkType, unsupportedEtherType, unsupportedLLC, unsupportedPPP,
              unsupportedNullFamily, unsupportedIPVersion
@@ -89,9 +89,9 @@ public struct PacketStatus: Hashable, Sendable, Comparable, CustomStringConverti
 /// Per-capture packet accounting: every frame read is counted in exactly one category, so
 /// `decoded + skipped.values.sum() == frames` always holds (tests check it).
 public struct PacketAccounting: Sendable, Equatable {
-    public private(set) var frames: Int = 0
-    public private(set) var decoded: Int = 0
-    public private(set) var skipped: [PacketStatus: Int] = [:]
+    public var frames: Int = 0
+    public var decoded: Int = 0
+    public var skipped: [PacketStatus: Int] = [:]
     public init() {}
 
     @inlinable public mutating func count(_ status: PacketStatus) {

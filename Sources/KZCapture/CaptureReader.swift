@@ -1,0 +1,154 @@
+import CPcap
+import KZWire
+
+/// File format of a capture.
+public enum CaptureFormat: String, Sendable, Codable {
+    case pcap, pcapng
+}
+
+/// Which implementation reads records. `native` walks an mmap'ed file (classic pcap and pcapng, several link types per
+/// pcapng file); `libpcap` uses `pcap_next_ex` (one link type per file, as libpcap allows). Both give the same frames.
+public enum CaptureEngine: String, Sendable, CaseIterable {
+    case native, libpcap
+}
+
+/// Opens a capture file and delivers its frames in order. Reading a damaged file stops at the damage with a
+/// `CaptureError` naming the file, byte offset and last frame; frames before it are delivered normally.
+public final class CaptureReader {
+    public let path: String
+    public let format: CaptureFormat
+    public let engine: CaptureEngine
+    /// Link types seen in the file's headers (classic: one; pcapng: one per interface, in interface order).
+    public private(set) var linkTypes: [LinkType]
+    public let fileSize: Int
+    private let mapped: MappedFile?
+
+    public init(path: String, engine: CaptureEngine = .native) throws(CaptureError) {
+        self.path = path
+        self.engine = engine
+        let file = try MappedFile(path: path)
+        fileSize = file.bytes.count
+        guard file.bytes.count >= 4 else {
+            throw CaptureError(.notACapture, path: path, offset: 0,
+                               file.bytes.isEmpty ? "empty file, not a capture" : "file too short to be a capture")
+        }
+        let magic = file.bytes.le32(0)
+        switch magic {
+        case 0xa1b2_c3d4, 0xd4c3_b2a1, 0xa1b2_3c4d, 0x4d3c_b2a1, 0xa1b2_cd34, 0x34cd_b2a1:
+            format = .pcap
+            let h = try ClassicPcapHeader(file.bytes, path: path)
+            linkTypes = [h.linkType]
+        case 0x0a0d_0d0a:
+            format = .pcapng
+            linkTypes = PcapngWalker.scanInterfaces(file.bytes)
+        default:
+            throw CaptureError(.notACapture, path: path, offset: 0,
+                               "not a pcap or pcapng file (magic 0x\(String(magic, radix: 16)))")
+        }
+        mapped = engine == .native ? file : nil
+    }
+
+    /// Calls `body` for every frame. `filter` (a compiled BPF program per link type) drops frames before `body`;
+    /// dropped frames still count in frame numbering, as in Wireshark. Returns how reading ended.
+    @discardableResult
+    public func forEachFrame(filter: BPFFilter? = nil, _ body: (CaptureFrame) -> Void) -> CaptureEnd {
+        var filtered = 0
+        return forEachFrame(filter: filter, filteredOut: &filtered, body)
+    }
+
+    public func forEachFrame(filter: BPFFilter?, filteredOut: inout Int, _ body: (CaptureFrame) -> Void) -> CaptureEnd {
+        switch engine {
+        case .native:
+            guard let m = mapped else { return .complete }
+            var dropped = 0
+            let end: CaptureEnd
+            if format == .pcap {
+                end = ClassicPcapWalker.walk(m.bytes, path: path) { f in
+                    if let filter, !filter.matches(f) { dropped += 1; return }
+                    body(f)
+                }
+            } else {
+                end = PcapngWalker.walk(m.bytes, path: path) { f in
+                    if let filter, !filter.matches(f) { dropped += 1; return }
+                    body(f)
+                }
+            }
+            filteredOut = dropped
+            return end
+        case .libpcap:
+            return LibpcapWalker.walk(path: path, format: format, filter: filter, filteredOut: &filteredOut, body)
+        }
+    }
+}
+
+/// Classic libpcap file header (pcap-savefile(5)).
+struct ClassicPcapHeader {
+    var swapped: Bool
+    var nanosecond: Bool
+    var kuznetzov: Bool
+    var snaplen: UInt32
+    var linkType: LinkType
+
+    init(_ b: UnsafeRawBufferPointer, path: String) throws(CaptureError) {
+        guard b.count >= 24 else {
+            throw CaptureError(.truncated, path: path, offset: b.count, "truncated pcap file header (\(b.count) of 24 bytes)")
+        }
+        let m = b.le32(0)
+        swapped = m == 0xd4c3_b2a1 || m == 0x4d3c_b2a1 || m == 0x34cd_b2a1
+        nanosecond = m == 0xa1b2_3c4d || m == 0x4d3c_b2a1
+        kuznetzov = m == 0xa1b2_cd34 || m == 0x34cd_b2a1
+        let major = swapped ? b.be16(4) : b.le16(4)
+        guard major == 2 else {
+            throw CaptureError(.unsupportedVersion, path: path, offset: 4, "unsupported pcap version \(major)")
+        }
+        snaplen = swapped ? b.be32(16) : b.le32(16)
+        let lt = swapped ? b.be32(20) : b.le32(20)
+        linkType = LinkType(rawValue: lt & 0xffff)
+    }
+}
+
+/// The libpcap limit on a record's captured length (pcap-common.c `max_snaplen_for_dlt`).
+let maxRecordLength = 262_144
+
+/// Walks classic pcap records in a mapped file, as libpcap's sf-pcap.c reads them.
+enum ClassicPcapWalker {
+    static func walk(_ b: UnsafeRawBufferPointer, path: String, _ body: (CaptureFrame) -> Void) -> CaptureEnd {
+        let h: ClassicPcapHeader
+        do { h = try ClassicPcapHeader(b, path: path) } catch { return .failed(error) }
+        let snap = (h.snaplen == 0 || h.snaplen > UInt32(maxRecordLength)) ? maxRecordLength : Int(h.snaplen)
+        let recHeader = h.kuznetzov ? 24 : 16
+        let digits: UInt8 = h.nanosecond ? 9 : 6
+        let fracScale: Int64 = h.nanosecond ? 1 : 1000
+        let n = b.count
+        var off = 24
+        var frame = 0
+        let swapped = h.swapped
+        while off < n {
+            guard off &+ recHeader <= n else {
+                return .failed(CaptureError(.truncated, path: path, offset: off, frame: frame,
+                                            "truncated record header (\(n - off) of \(recHeader) bytes)"))
+            }
+            let sec = swapped ? b.be32(off) : b.le32(off)
+            let frac = swapped ? b.be32(off &+ 4) : b.le32(off &+ 4)
+            let caplen = Int(swapped ? b.be32(off &+ 8) : b.le32(off &+ 8))
+            let wire = Int(swapped ? b.be32(off &+ 12) : b.le32(off &+ 12))
+            guard caplen <= maxRecordLength else {
+                return .failed(CaptureError(.corrupt, path: path, offset: off, frame: frame,
+                                            "record captured length \(caplen) exceeds the maximum \(maxRecordLength)"))
+            }
+            let data = off &+ recHeader
+            guard data &+ caplen <= n else {
+                return .failed(CaptureError(.truncated, path: path, offset: off, frame: frame,
+                                            "truncated record: \(caplen) captured bytes declared, \(n - data) present"))
+            }
+            frame &+= 1
+            let deliver = min(caplen, snap)
+            let ts = Int64(sec) &* 1_000_000_000 &+ Int64(frac) &* fracScale
+            body(CaptureFrame(number: frame, timestamp: Timestamp(nanoseconds: ts, digits: digits),
+                              capturedLength: deliver, wireLength: wire, linkType: h.linkType, interfaceID: 0,
+                              bytes: b.slice(data..<(data &+ deliver))))
+            off = data &+ caplen
+        }
+        return .complete
+    }
+}
