@@ -124,6 +124,7 @@ public enum TTLSweepAnalyzer {
         }
         if ctrlTerm == t {
             r.verdict = r.payloadsDiffer ? .endpointFirewall : .noObservedCensorship
+            if r.payloadsDiffer { r.censorHop = t }
             r.note = r.payloadsDiffer
                 ? "test and control terminate at the same TTL \(t) with different responses (\(r.testResponse.rawValue) vs \(r.controlResponse.rawValue)\(r.testResponse == r.controlResponse ? ", different content" : "")): the endpoint or a device at the endpoint's hop decides"
                 : "test and control terminate at TTL \(t) with the same response"
