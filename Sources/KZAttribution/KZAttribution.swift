@@ -1,1 +1,0 @@
-// KZAttribution module. See Package.swift for its place in the pipeline.
