@@ -22,7 +22,8 @@ public struct CaptureResult: Sendable {
     /// Decoded packets kept for path analysis (TTL sweeps, traceroutes), capped by `AnalysisOptions.maxPathPackets`.
     public var pathPackets: [DecodedPacket] = []
     public var pathPacketsTruncated = false
-    /// Transport payload bytes of kept packets (for sweeps that judge responses by content), capped.
+    /// Leading bytes (≤ 4 KiB) of kept frames that carry payload, ICMP or IP options (for sweeps that judge responses
+    /// by content, record-route and quoted headers), within a 32 MiB budget.
     public var payloads: [FrameNumber: [UInt8]] = [:]
     public var dnsTransactions: [DNSTransactionEvent] = []
     public var flowRecords: [FlowRecord] = []
@@ -70,9 +71,9 @@ public enum CaptureAnalyzer {
             guard p.ip != nil else { return }
             if pathPackets.count < maxPath {
                 pathPackets.append(p)
-                if p.payloadCapturedLength > 0, payloadBudget > 0, p.payloadOffset + p.payloadCapturedLength <= f.bytes.count {
-                    let n = min(p.payloadCapturedLength, 2048)
-                    payloads[p.frame] = Array(f.bytes.slice(p.payloadOffset..<(p.payloadOffset + n)))
+                if payloadBudget > 0 && (p.payloadCapturedLength > 0 || p.icmp != nil || (p.ip?.hasOptions ?? false)) {
+                    let n = min(f.bytes.count, 4096)
+                    payloads[p.frame] = Array(f.bytes.slice(0..<n))
                     payloadBudget -= n
                 }
             } else {
