@@ -86,10 +86,10 @@ def main():
     for c in caps:
         fr = frames[c["file"]]
         if c["vantage"] == "server":
-            forged = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS))
+            forged = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, {L.CLIENT, L.CLIENT2}))
         else:
             me = L.CLIENT if c["vantage"] == "client" else L.CLIENT2
-            forged = set(L.forged_frames(fr, server_frames, {me}))
+            forged = set(L.forged_frames(fr, server_frames, {me}, L.SERVER_ADDRS))
         for fl in L.flows(fr):
             if fl.proto not in ("tcp", "udp"):
                 continue
@@ -109,8 +109,19 @@ def main():
                                      "client_port": fl.key[2], "frames": [f.no for f in fl.frames],
                                      "injected_frames": ff,
                                      "time_exceeded": sorted({f.src for f in fl.frames if L.icmp_info(f) == (11, 0)})})
-            if spec["detector"] == "tls.interception" and blocked and c["vantage"] == "server":
-                blocked = False  # the server never sees the client's intercepted connection
+            if c["vantage"] == "server":
+                if ff and censor and censor["style"] == "on-path":
+                    # the forged RST toward the server, seen in the server-side capture
+                    interfered.append(dict(detector="tcp.rst_injection", **entry, injected_frames=ff,
+                                           min_confidence="medium"))
+                elif blocked and spec["detector"] == "tcp.throttling":
+                    interfered.append(dict(detector="tcp.throttling", **entry, injected_frames=[],
+                                           min_confidence="low"))
+                elif blocked and fl.key[1] == L.CLIENT and spec["detector"] != "tls.interception":
+                    pass      # the server-side half of an interfered connection: neither interfered nor clean
+                elif not ff and fl.server_payload() > 0:
+                    clean.append(entry)
+                continue
             if blocked and (ff or icmp_unreach or spec["detector"] in ("tls.sni_blocking", "tcp.syn_drop",
                                                                          "tcp.throttling", "tls.interception")):
                 inj = icmp_unreach if spec["detector"] == "icmp.unreachable_injection" else ff
@@ -125,10 +136,6 @@ def main():
                 else:
                     interfered.append(dict(detector=spec["detector"], **entry, injected_frames=inj,
                                            min_confidence=spec["conf"]))
-            elif ff and c["vantage"] == "server" and censor and censor["style"] == "on-path":
-                # the forged RST toward the server, seen in the server-side capture
-                interfered.append(dict(detector="tcp.rst_injection", **entry, injected_frames=ff,
-                                       min_confidence="medium"))
             elif not ff and fl.server_payload() > 0:
                 clean.append(entry)
             elif ff and spec["detector"] == "tls.interception" and not blocked and fl.server_payload() > 0:

@@ -237,12 +237,13 @@ def flow_target(fl):
     return {"ip": fl.key[3]}
 
 
-def forged_frames(frames, peer_frames, vantage_addrs):
-    """Frames that arrived at one of vantage_addrs claiming a peer source the peer-side capture never sent."""
+def forged_frames(frames, peer_frames, vantage_addrs, claimed_addrs):
+    """Frames that arrived at one of vantage_addrs claiming a source in claimed_addrs (the peer) that the
+    peer-side capture never sent."""
     sent = {f.signature() for f in peer_frames if f.ip is not None}
     out = []
     for f in frames:
-        if f.ip is None or f.dst not in vantage_addrs or f.src in vantage_addrs:
+        if f.ip is None or f.dst not in vantage_addrs or f.src not in claimed_addrs:
             continue
         if f.l4 is None:
             continue          # ICMP errors from routers are judged separately

@@ -27,8 +27,8 @@ class Handler(BaseHTTPRequestHandler):
                 n = max(0, min(int(self.path.split("/")[2]), 50_000_000))
             except ValueError:
                 n = 0
-            body = (b"kzlab-download-" + host.encode() + b"\n") * (n // 32 + 1)
-            body = body[:n]
+            line = b"kzlab-download-" + host.encode() + b"\n"
+            body = (line * (n // len(line) + 1))[:n]
             ctype = "application/octet-stream"
         else:
             body = (f"<html><head><title>{host}</title></head><body><h1>Real content of {host}</h1>"
