@@ -258,7 +258,19 @@ curl_c() {  # curl_c NS NAME SCHEME [IP] [PATH] [extra...]
 }
 
 # ---------------------------------------------------------------- scenarios
-begin() { SC="$1"; SD="$OUT/$SC"; rm -rf "$SD"; mkdir -p "$SD"; censor_reset; echo "== $SC"; }
+LIVE_STATES="state established state syn-sent state syn-recv state fin-wait-1 state fin-wait-2 state close-wait state last-ack state closing"
+quiesce() {  # let the previous scenario's connections end (retransmissions would leak into the next capture)
+  local i n busy
+  for i in $(seq 1 20); do
+    busy=0
+    for n in c1 c2 srv; do [ -n "$(ns $n ss -Htn $LIVE_STATES)" ] && busy=1; done
+    [ $busy = 0 ] && break
+    sleep 0.1
+  done
+  if [ $busy = 1 ]; then for n in c1 c2 srv; do ns $n ss -K -Htn $LIVE_STATES >/dev/null; done; fi
+  sleep 0.4
+}
+begin() { quiesce; SC="$1"; SD="$OUT/$SC"; rm -rf "$SD"; mkdir -p "$SD"; censor_reset; echo "== $SC"; }
 caps_client_server() { cap_start c1 eth0 "$SD/client.pcap"; cap_start srv eth0 "$SD/server.pcap"; }
 
 sc_baseline() {
@@ -377,7 +389,7 @@ sc_throttling() {
      -j CONNMARK --set-mark 7
   ns r$HOP iptables -t mangle -A FORWARD -o tocli -m connmark --mark 7 -j CLASSIFY --set-class 1:20
   ns r$HOP tc qdisc add dev tocli root handle 1: htb default 10
-  ns r$HOP tc class add dev tocli parent 1: classid 1:10 htb rate 1gbit
+  ns r$HOP tc class add dev tocli parent 1: classid 1:10 htb rate 1gbit quantum 200000
   ns r$HOP tc class add dev tocli parent 1: classid 1:20 htb rate 400kbit ceil 400kbit
   ns r$HOP tc qdisc add dev tocli parent 1:20 handle 20: tbf rate 400kbit burst 3000 latency 300ms
   meta in-path tbf sni null null

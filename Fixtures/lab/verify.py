@@ -92,6 +92,10 @@ def verify_scenario(sd):
         c.ok(0 < len(frames[cap["file"]]) < 2000, f"{cap['file']}: {len(frames[cap['file']])} frames")
         flows[cap["file"]] = L.flows(frames[cap["file"]])
     vant = {cap["file"]: cap["vantage"] for cap in t["captures"]}
+    for name, fl_list in flows.items():   # nothing left over from an earlier scenario: every TCP flow starts here
+        stray = [fl.client for fl in fl_list if fl.proto == "tcp" and fl.frames[0].tcp is not None
+                 and not (fl.frames[0].tcp.flags.S and not fl.frames[0].tcp.flags.A)]
+        c.ok(not stray, f"{name}: TCP flows that started before the capture: {stray[:4]}")
     server_frames = frames.get("server.pcap", [])
     client_frames = [f for k, v in frames.items() if k != "server.pcap" for f in v]
     for name, fr in frames.items():
