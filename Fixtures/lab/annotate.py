@@ -59,9 +59,32 @@ SPEC = {
     "sweep_sni_inpath": dict(desc="CenTrace TTL sweep: blocked and control TLS ClientHellos sent with IP TTL 1..7 "
                                   "toward an in-path RST censor.", detector="tcp.rst_injection", blocked=[{"sni": B}],
                              conf="medium", sweep=True),
+    "http_rst_inpath_v6": dict(desc="IPv6: in-path ip6tables string match on the HTTP Host header drops the request "
+                                    "and answers the client with a RST (REJECT tcp-reset).",
+                               detector="tcp.rst_injection", blocked=[{"host": B}], conf="medium", v6=True),
+    "sweep_http_nfqueue": dict(desc="CenTrace TTL sweep: blocked and control HTTP requests sent with IP TTL 1..7 "
+                                    "toward an in-path censor on an NFQUEUE in raw PREROUTING that drops the request "
+                                    "and answers with a RST.", detector="tcp.rst_injection", blocked=[{"host": B}],
+                               conf="medium", sweep=True),
+    "sweep_sni_drop": dict(desc="CenTrace TTL sweep: blocked and control TLS ClientHellos sent with IP TTL 1..7 toward "
+                                "an in-path censor that silently drops the blocked ClientHello.",
+                           detector="tls.sni_blocking", blocked=[{"sni": B}], conf="medium", sweep=True),
 }
 VARIABLE = ["timestamps", "client_ports", "tcp_seq", "ip_id", "dns_id", "checksums", "frame_numbers",
             "frame_count", "retransmission_count", "certificates", "tls_random", "durations"]
+
+
+NOTES = {
+    "afpacket-injector": "on-path tap: at the first triggering TTL the censor hop returns both the injected RST and "
+                         "ICMP time-exceeded",
+    "iptables-reject": "in-path filter on FORWARD: the router's TTL check runs first, so the probe first triggers at "
+                       "TTL hop+1 and a plain CenTrace reading names the router one hop past the censor",
+    "iptables-drop": "in-path silent drop on FORWARD: probes with TTL <= hop get time-exceeded, blocked probes from "
+                     "TTL hop+1 on get nothing at all while control probes keep getting answers; a plain CenTrace "
+                     "reading names the router one hop past the censor",
+    "nfqueue": "in-path NFQUEUE in raw PREROUTING, before the TTL check: the probe with TTL = hop already triggers "
+               "the RST and is swallowed, so that TTL gets no time-exceeded",
+}
 
 
 def is_blocked(target, spec):
@@ -86,10 +109,10 @@ def main():
     for c in caps:
         fr = frames[c["file"]]
         if c["vantage"] == "server":
-            forged = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, {L.CLIENT, L.CLIENT2}))
+            forged = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, L.CLIENTS | L.CLIENTS2))
         else:
-            me = L.CLIENT if c["vantage"] == "client" else L.CLIENT2
-            forged = set(L.forged_frames(fr, server_frames, {me}, L.SERVER_ADDRS))
+            me = L.CLIENTS if c["vantage"] == "client" else L.CLIENTS2
+            forged = set(L.forged_frames(fr, server_frames, me, L.SERVER_ADDRS))
         for fl in L.flows(fr):
             if fl.proto not in ("tcp", "udp"):
                 continue
@@ -102,9 +125,10 @@ def main():
             blocked = is_blocked(fl.target, spec) and (spec.get("only_capture") in (None, c["file"]))
             entry = {"capture": c["file"], "proto": fl.proto, "server": fl.server, "target": fl.target}
             if spec.get("sweep") and c["vantage"] == "client":
-                syn = [f for f in fl.from_client() if f.tcp is not None and f.tcp.flags.S]
                 data = [f for f in fl.from_client() if f.payload]
                 ttl = data[0].ttl if data else None
+                if blocked and (ttl is None or ttl < censor["first_trigger_ttl"]):
+                    blocked = False   # expired before the censor: neither interfered nor clean
                 sweep_probes.append({"ttl": ttl, "role": "blocked" if is_blocked(fl.target, spec) else "control",
                                      "client_port": fl.key[2], "frames": [f.no for f in fl.frames],
                                      "injected_frames": ff,
@@ -117,7 +141,7 @@ def main():
                 elif blocked and spec["detector"] == "tcp.throttling":
                     interfered.append(dict(detector="tcp.throttling", **entry, injected_frames=[],
                                            min_confidence="low"))
-                elif blocked and fl.key[1] == L.CLIENT and spec["detector"] != "tls.interception":
+                elif blocked and fl.key[1] in L.CLIENTS and spec["detector"] != "tls.interception":
                     pass      # the server-side half of an interfered connection: neither interfered nor clean
                 elif not ff and fl.server_payload() > 0:
                     clean.append(entry)
@@ -149,15 +173,13 @@ def main():
                  "control_target": "allowed.example", "first_trigger_ttl": first, "censor_hop": k,
                  "router": censor["router"], "on_path": on_path, "verdict": "CAN_IDENTIFY_SERVER",
                  "identified_hop": first, "identified_router": L.HOPS[first - 1]["router"],
-                 "note": ("on-path tap: at the first triggering TTL the censor hop returns both the injected RST and "
-                          "ICMP time-exceeded" if on_path else
-                          "in-path filter on FORWARD: the router's TTL check runs first, so the probe first triggers "
-                          "at TTL hop+1 and a plain CenTrace reading names the router one hop past the censor"),
+                 "note": NOTES[censor["mechanism"]],
                  "probes": sorted(sweep_probes, key=lambda p: (p["ttl"] or 0, p["role"]))}
     interfered.sort(key=lambda e: (e["capture"], e["injected_frames"][:1] or [0], e["detector"], e["server"]))
     clean.sort(key=lambda e: (e["capture"], e["server"], json.dumps(e["target"], sort_keys=True)))
     truth = {"schema": "kzforensics.truth/1", "scenario": scen, "description": spec["desc"], "captures": caps,
-             "topology": {"client": L.CLIENT, "server": L.SERVER, "hops": L.HOPS},
+             "topology": ({"client": L.CLIENT_V6, "server": L.SERVER_V6, "hops": L.HOPS_V6} if spec.get("v6") else
+                          {"client": L.CLIENT, "server": L.SERVER, "hops": L.HOPS}),
              "censor": censor, "interfered": interfered, "clean": clean, "sweep": sweep, "variable": VARIABLE}
     if "client2.pcap" in frames:
         truth["vantages"] = [{"capture": "client2.pcap", "client": L.CLIENT2, "hops": L.HOPS2,

@@ -8,9 +8,9 @@ LAB_DIR=$(cd "$(dirname "$0")" && pwd)
 LIB="$LAB_DIR/lib"
 PY=/usr/bin/python3            # Debian python with python3-scapy, not a pyenv python
 P=kzlab-
-SCENARIOS_ALL="baseline http_rst_inpath http_rst_onpath sni_rst_inpath sni_rst_onpath sni_drop dns_injection \
+SCENARIOS_ALL="baseline http_rst_inpath http_rst_inpath_v6 http_rst_onpath sni_rst_inpath sni_rst_onpath sni_drop dns_injection \
 http_blockpage tls_interception ip_blackhole icmp_prohibited throttling two_vantages \
-sweep_http_inpath sweep_http_onpath sweep_sni_onpath sweep_sni_inpath"
+sweep_http_inpath sweep_http_onpath sweep_sni_onpath sweep_sni_inpath sweep_http_nfqueue sweep_sni_drop"
 OUT=""; HOP_OVERRIDE=""; TTL_OVERRIDE=""; VERIFY=1; WANT=""
 SERVER_DELAY_MS=150   # origin answers late (a far server), so on-path injectors win their race
 DNS_DELAY_MS=120      # dnsmasq answers leave the server namespace this late (nfnetlink_queue delayer)
@@ -214,11 +214,12 @@ cap_stop() {
 HOP=0; ITTL=0
 censor_defaults() { HOP="${HOP_OVERRIDE:-$1}"; ITTL="${TTL_OVERRIDE:-$2}"; }
 router_addr() { echo "10.77.$(( $1 - 1 )).1"; }   # address of hop k as seen from the client (its client-facing side)
+router_addr6() { [ "$1" = 1 ] && echo "fd77::1" || echo "fd77:$(( $1 - 1 ))::1"; }
 censor_reset() {
   local k
   for k in 1 2 3 4 5; do
     ns r$k iptables -F; ns r$k iptables -t mangle -F; ns r$k iptables -t nat -F; ns r$k iptables -t raw -F
-    ns r$k ip6tables -F
+    ns r$k ip6tables -F; ns r$k ip6tables -t mangle -F
     ns r$k tc qdisc del dev tocli root 2>/dev/null
   done
   local p; for p in ${CENSOR_PIDS:-}; do stop_pid "$p"; done
@@ -294,6 +295,18 @@ sc_http_rst_inpath() {
   caps_client_server
   curl_c c1 blocked.kz.example http
   curl_c c1 allowed.example http
+  cap_stop
+}
+sc_http_rst_inpath_v6() {
+  begin http_rst_inpath_v6; censor_defaults 3 64
+  ns r$HOP ip6tables -A FORWARD -p tcp --dport 80 -m string --algo bm --string "Host: blocked.kz.example" \
+     -j REJECT --reject-with tcp-reset
+  ns r$HOP ip6tables -t mangle -A OUTPUT -p tcp --tcp-flags RST RST -j HL --hl-set "$ITTL"
+  meta in-path iptables-reject host "$ITTL" $((HOP+1))
+  sed -i "s/\"router\": \"[^\"]*\"/\"router\": \"$(router_addr6 $HOP)\"/" "$SD/.meta.json"
+  caps_client_server
+  curl_c c1 blocked.kz.example http fd77:9::2
+  curl_c c1 allowed.example http fd77:9::2
   cap_stop
 }
 sc_http_rst_onpath() {
@@ -413,25 +426,38 @@ sc_two_vantages() {
   curl_c c2 allowed.example http
   cap_stop
 }
-sweep() {  # sweep KIND STYLE DEFAULT_HOP DEFAULT_TTL
-  local kind="$1" style="$2" port=80 trig=host pat="Host: blocked.kz.example"
+sweep() {  # sweep KIND STYLE DEFAULT_HOP DEFAULT_TTL   (STYLE: in-path | on-path | nfqueue | drop)
+  local kind="$1" style="$2" port=80 trig=host pat="Host: blocked.kz.example" wait=0.5
   censor_defaults "$3" "$4"
   [ "$kind" = tls ] && { port=443; trig=sni; pat="blocked.kz.example"; }
-  if [ "$style" = in-path ]; then
-    ns r$HOP iptables -A FORWARD -p tcp --dport $port -m string --algo bm --string "$pat" -j REJECT --reject-with tcp-reset
-    inpath_ttl; meta in-path iptables-reject $trig "$ITTL" $((HOP+1))
-  else
-    start_injector rst "$pat"; meta on-path afpacket-injector $trig "$ITTL" "$HOP"
-  fi
+  case "$style" in
+    in-path)
+      ns r$HOP iptables -A FORWARD -p tcp --dport $port -m string --algo bm --string "$pat" -j REJECT --reject-with tcp-reset
+      inpath_ttl; meta in-path iptables-reject $trig "$ITTL" $((HOP+1));;
+    on-path)
+      start_injector rst "$pat"; meta on-path afpacket-injector $trig "$ITTL" "$HOP";;
+    nfqueue)   # hooked before the TTL check: triggers at TTL = hop and swallows the probe
+      ns r$HOP iptables -t raw -A PREROUTING -i tocli -p tcp --dport $port -j NFQUEUE --queue-num 7
+      bg r$HOP "nfqcensor-$SC" $PY "$LIB/nfq_censor.py" --queue 7 --match "$pat" --ttl "$ITTL" \
+         --log "$WORK/logs/injections-$SC.jsonl"
+      CENSOR_PIDS="$CENSOR_PIDS $LAST_PID"
+      wait_for "$WORK/logs/nfqcensor-$SC.out" "ready" 20 || die "nfq censor did not start"
+      meta in-path nfqueue $trig "$ITTL" "$HOP";;
+    drop)      # silent drop on FORWARD; wait long enough for the kernel to retransmit the request
+      ns r$HOP iptables -A FORWARD -p tcp --dport $port -m string --algo bm --string "$pat" -j DROP
+      wait=0.9; meta in-path iptables-drop $trig null $((HOP+1));;
+  esac
   caps_client_server
   ns c1 $PY "$LIB/probe.py" sweep --server 10.77.9.2 --port $port --kind $kind --blocked blocked.kz.example \
-     --control allowed.example --max-ttl 7 --wait 0.5 >"$SD/.sweep.jsonl"
+     --control allowed.example --max-ttl 7 --wait $wait >"$SD/.sweep.jsonl"
   cap_stop
 }
 sc_sweep_http_inpath() { begin sweep_http_inpath; sweep http in-path 3 64; }
 sc_sweep_http_onpath() { begin sweep_http_onpath; sweep http on-path 2 128; }
 sc_sweep_sni_onpath()  { begin sweep_sni_onpath;  sweep tls on-path 4 61; }
 sc_sweep_sni_inpath()  { begin sweep_sni_inpath;  sweep tls in-path 2 255; }
+sc_sweep_http_nfqueue() { begin sweep_http_nfqueue; sweep http nfqueue 3 200; }
+sc_sweep_sni_drop()    { begin sweep_sni_drop;    sweep tls drop 3 64; }
 
 # ---------------------------------------------------------------- main
 T0=$(date +%s)

@@ -35,6 +35,12 @@ MUTATIONS = [
     ("throttling", "control capture instead of the throttled one", lambda d, r: swap(d, os.path.join(r, "baseline"))),
     ("http_blockpage", "FIN entry removed", lambda d, r: edit(d, lambda t: t.update(
         interfered=[e for e in t["interfered"] if e["detector"] != "tcp.fin_injection"]))),
+    ("sweep_sni_drop", "drop recorded as triggering at the censor hop", lambda d, r: edit(d, lambda t: (
+        t["censor"].update(first_trigger_ttl=3), t["sweep"].update(first_trigger_ttl=3)))),
+    ("sweep_http_nfqueue", "nfqueue censor recorded one hop late", lambda d, r: edit(d, lambda t: (
+        t["censor"].update(hop=4, router="10.77.3.1"), t["sweep"].update(censor_hop=4, router="10.77.3.1")))),
+    ("http_rst_inpath_v6", "IPv6 censor given its IPv4 router address", lambda d, r: edit(d, lambda t: t["censor"].update(
+        router="10.77.2.1"))),
     ("ip_blackhole", "server capture shows the SYNs arriving", lambda d, r: swap(d, os.path.join(r, "baseline"), "server.pcap")),
     ("two_vantages", "second vantage crosses the censor", lambda d, r: swap(d, os.path.join(r, "two_vantages"), "client.pcap")
      or shutil.copy(os.path.join(r, "two_vantages", "client.pcap"), os.path.join(d, "client2.pcap"))),

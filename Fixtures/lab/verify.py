@@ -22,6 +22,7 @@ EXPECT = {
     "baseline": ([], [("client.pcap", {"host": B}), ("client.pcap", {"host": A}), ("client.pcap", {"sni": B}),
                       ("client.pcap", {"sni": A}), ("client.pcap", {"qname": B}), ("client.pcap", {"qname": A})]),
     "http_rst_inpath": ([("tcp.rst_injection", "client.pcap", 1)], [("client.pcap", {"host": A})]),
+    "http_rst_inpath_v6": ([("tcp.rst_injection", "client.pcap", 1)], [("client.pcap", {"host": A})]),
     "http_rst_onpath": ([("tcp.rst_injection", "client.pcap", 1), ("tcp.rst_injection", "server.pcap", 1)],
                         [("client.pcap", {"host": A})]),
     "sni_rst_inpath": ([("tcp.rst_injection", "client.pcap", 1)], [("client.pcap", {"sni": A})]),
@@ -39,7 +40,8 @@ EXPECT = {
     "two_vantages": ([("tcp.rst_injection", "client.pcap", 1)],
                      [("client.pcap", {"host": A}), ("client2.pcap", {"host": B}), ("client2.pcap", {"host": A})]),
 }
-SWEEPS = {"sweep_http_inpath", "sweep_http_onpath", "sweep_sni_onpath", "sweep_sni_inpath"}
+SWEEPS = {"sweep_http_inpath", "sweep_http_onpath", "sweep_sni_onpath", "sweep_sni_inpath", "sweep_http_nfqueue",
+          "sweep_sni_drop"}
 TRUTH_KEYS = ["schema", "scenario", "description", "captures", "topology", "censor", "interfered", "clean", "sweep",
               "variable"]
 
@@ -82,7 +84,9 @@ def verify_scenario(sd):
     scen = t["scenario"]
     c.name = scen
     c.ok(scen in EXPECT or scen in SWEEPS, f"unknown scenario {scen}")
-    c.ok(t["topology"]["hops"] == L.HOPS and t["topology"]["client"] == L.CLIENT, "topology")
+    v6 = scen.endswith("_v6")
+    hops = L.HOPS_V6 if v6 else L.HOPS
+    c.ok(t["topology"]["hops"] == hops and t["topology"]["client"] == (L.CLIENT_V6 if v6 else L.CLIENT), "topology")
     frames, flows, forged = {}, {}, {}
     for cap in t["captures"]:
         p = os.path.join(sd, cap["file"])
@@ -100,19 +104,21 @@ def verify_scenario(sd):
     client_frames = [f for k, v in frames.items() if k != "server.pcap" for f in v]
     for name, fr in frames.items():
         if vant[name] == "server":
-            forged[name] = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, {L.CLIENT, L.CLIENT2}))
+            forged[name] = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, L.CLIENTS | L.CLIENTS2))
         else:
-            forged[name] = set(L.forged_frames(fr, server_frames, {L.CLIENT if vant[name] == "client" else L.CLIENT2}, L.SERVER_ADDRS))
+            forged[name] = set(L.forged_frames(fr, server_frames, L.CLIENTS if vant[name] == "client" else L.CLIENTS2,
+                                               L.SERVER_ADDRS))
     censor = t["censor"]
     total = sum(len(v) for v in frames.values())
 
     # --- censor record
     if censor is not None:
-        c.ok(1 <= censor["hop"] <= 4 and censor["router"] == L.HOPS[censor["hop"] - 1]["router"], "censor router/hop")
+        c.ok(1 <= censor["hop"] <= 4 and censor["router"] == hops[censor["hop"] - 1]["router"], "censor router/hop")
         c.ok(censor["style"] in ("in-path", "on-path"), "censor style")
         ft = censor["first_trigger_ttl"]
         if ft is not None:
-            want = censor["hop"] if censor["style"] == "on-path" or censor["mechanism"] == "tls-proxy" else censor["hop"] + 1
+            early = censor["style"] == "on-path" or censor["mechanism"] in ("tls-proxy", "nfqueue")
+            want = censor["hop"] if early else censor["hop"] + 1
             c.ok(ft == want, f"first_trigger_ttl {ft} != {want} for {censor['style']} {censor['mechanism']}")
     else:
         c.ok(not t["interfered"], "no censor but interfered flows listed")
@@ -276,7 +282,10 @@ def verify_scenario(sd):
                 ff = [f.no for f in fl.frames if f.no in forged["client.pcap"]]
                 te = {f.src for f in fl.frames if L.icmp_info(f) == (11, 0)}
                 want_te = {L.HOPS[ttl - 1]["router"]} if ttl and ttl <= L.NROUTERS else set()
-                if p["role"] == "blocked" and ttl >= first:
+                if p["role"] == "blocked" and ttl >= first and censor["mechanism"] == "iptables-drop":
+                    c.ok(not ff and not te and fl.server_payload() == 0, f"dropped probe ttl {ttl}: got an answer")
+                    c.ok(len(data) >= 2, f"dropped probe ttl {ttl}: request not retransmitted")
+                elif p["role"] == "blocked" and ttl >= first:
                     c.ok(bool(ff) and all(fr.tcp is not None and fr.tcp.flags.R for fr in
                                           (frames["client.pcap"][n - 1] for n in ff)),
                          f"blocked probe ttl {ttl}: no injected RST")

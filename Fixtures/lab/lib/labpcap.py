@@ -10,10 +10,16 @@ from scapy.layers.inet import IPerror, TCPerror, UDPerror  # noqa
 
 CLIENT = "10.77.0.2"
 CLIENT2 = "10.77.20.2"
+CLIENT_V6 = "fd77::2"
+CLIENT2_V6 = "fd77:20::2"
 SERVER = "10.77.9.2"
+SERVER_V6 = "fd77:9::2"
+CLIENTS = {CLIENT, CLIENT_V6}
+CLIENTS2 = {CLIENT2, CLIENT2_V6}
 SERVER_ADDRS = {"10.77.9.2", "10.77.9.53", "10.77.9.66", "10.77.9.67", "fd77:9::2", "fd77:9::53"}
 NROUTERS = 5
 HOPS = [{"index": k, "router": f"10.77.{k - 1}.1"} for k in range(1, NROUTERS + 1)]
+HOPS_V6 = [{"index": k, "router": f"fd77:{k - 1}::1" if k > 1 else "fd77::1"} for k in range(1, NROUTERS + 1)]
 HOPS2 = [{"index": 1, "router": "10.77.20.1"}, {"index": 2, "router": "10.77.21.1"},
          {"index": 3, "router": "10.77.22.1"}]
 SERVER_TTL = 64
