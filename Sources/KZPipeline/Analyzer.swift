@@ -179,7 +179,9 @@ public enum Analyzer {
         guard let ttl = f.injectedTTL else { return nil }
         let e = InjectorHopEstimate.estimate(injectedTTL: ttl, peerTTL: f.peerTTL)
         let path = server.flatMap { routers["\(f.capture)|\($0)"] } ?? [:]
-        return record(HopAttribution(estimate: e, path: path, metadata: metadata))
+        var h = record(HopAttribution(estimate: e, path: path, metadata: metadata))
+        if !e.trusted { h.index = nil }      // the distance cannot be trusted: say so (note) rather than guess a hop
+        return h
     }
 
     static func record(_ h: HopAttribution) -> HopRecord {
