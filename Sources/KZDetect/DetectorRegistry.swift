@@ -8,18 +8,18 @@ public enum DetectorRegistry {
             BlockPageDetector.self,
             TLSInterceptionDetector.self,
         ]
-        // MARK: dettcp detectors. INTEGRATOR: uncomment after merging branch `dettcp`.
-        // types += [
-        //     RSTInjectionDetector.self,
-        //     FINInjectionDetector.self,
-        //     TTLAnomalyDetector.self,
-        //     OverlapConflictDetector.self,
-        //     SYNDropDetector.self,
-        //     SNIBlockingDetector.self,
-        //     HTTPRequestDropDetector.self,
-        //     ThrottlingDetector.self,
-        //     ICMPUnreachableInjectionDetector.self,
-        // ]
+        // MARK: dettcp detectors.
+        types += [
+            RSTInjectionDetector.self,
+            FINInjectionDetector.self,
+            TTLAnomalyDetector.self,
+            OverlapConflictDetector.self,
+            SYNDropDetector.self,
+            SNIBlockingDetector.self,
+            HTTPRequestDropDetector.self,
+            ThrottlingDetector.self,
+            ICMPUnreachableInjectionDetector.self,
+        ]
         return types.sorted { $0.id < $1.id }
     }()
 
@@ -30,18 +30,18 @@ public enum DetectorRegistry {
             BlockPageDetector(),
             TLSInterceptionDetector(),
         ]
-        // MARK: dettcp detectors. INTEGRATOR: uncomment after merging branch `dettcp`.
-        // all += [
-        //     RSTInjectionDetector(),
-        //     FINInjectionDetector(),
-        //     TTLAnomalyDetector(),
-        //     OverlapConflictDetector(),
-        //     SYNDropDetector(),
-        //     SNIBlockingDetector(),
-        //     HTTPRequestDropDetector(),
-        //     ThrottlingDetector(),
-        //     ICMPUnreachableInjectionDetector(),
-        // ]
+        // MARK: dettcp detectors.
+        all += [
+            RSTInjectionDetector(),
+            FINInjectionDetector(),
+            TTLAnomalyDetector(),
+            OverlapConflictDetector(),
+            SYNDropDetector(),
+            SNIBlockingDetector(),
+            HTTPRequestDropDetector(),
+            ThrottlingDetector(),
+            ICMPUnreachableInjectionDetector(),
+        ]
         return all.sorted { type(of: $0).id < type(of: $1).id }
     }
 
