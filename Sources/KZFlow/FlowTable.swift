@@ -41,7 +41,7 @@ public struct FlowTable {
     public let limits: FlowLimits
     @usableFromInline var slots: [FlowSlot] = []
     @usableFromInline var freeSlots: [Int32] = []
-    @usableFromInline var index: [FlowKey: Int32] = [:]
+    @usableFromInline var index: FlowIndex
     @usableFromInline var heads: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
     @usableFromInline var tails: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
     @usableFromInline var timeouts: [Int64]
@@ -54,7 +54,7 @@ public struct FlowTable {
     public init(limits: FlowLimits = FlowLimits()) {
         self.limits = limits
         timeouts = TimeoutClass.allCases.map { limits.timeoutNanos($0) }
-        index.reserveCapacity(min(limits.maxFlows, 4096))
+        index = FlowIndex(capacity: min(max(limits.maxFlows, 1), 4096))
     }
 
     /// Flows currently tracked.
@@ -88,13 +88,14 @@ public struct FlowTable {
         if now >= nextSweep { expire(upTo: now, into: &sink) }
 
         guard let (key, srcIsLow) = FlowKey.of(p) else { return }
-        var i = index[key] ?? -1
+        let hash = FlowIndex.hash32(key)
+        var i = index.find(key, hash: hash) { slots[Int($0)].context.key }
         if i >= 0, case .tcp(let t) = p.transport, isReuse(Int(i), t, srcIsLow: srcIsLow) {
             counters.portReuses &+= 1
             closeFlow(Int(i), reason: .portReuse, into: &sink)
             i = -1
         }
-        if i < 0 { i = open(key, srcIsLow: srcIsLow, p, into: &sink) }
+        if i < 0 { i = open(key, hash: hash, srcIsLow: srcIsLow, p, into: &sink) }
         let s = Int(i)
         let direction: FlowDirection = srcIsLow == slots[s].originatorIsLow ? .forward : .reverse
 
@@ -251,7 +252,7 @@ public struct FlowTable {
     }
 
     @usableFromInline
-    mutating func open<S: FlowEventSink>(_ key: FlowKey, srcIsLow: Bool, _ p: DecodedPacket,
+    mutating func open<S: FlowEventSink>(_ key: FlowKey, hash: UInt32, srcIsLow: Bool, _ p: DecodedPacket,
                                          into sink: inout S) -> Int32 {
         if index.count >= limits.maxFlows { evictOne(into: &sink) }
         let (senderIsOrig, source) = FlowTable.roles(p)
@@ -276,7 +277,7 @@ public struct FlowTable {
             i = Int32(slots.count)
             slots.append(slot)
         }
-        index[key] = i
+        index.insert(hash: hash, slot: i)
         link(Int(i), cls)
         counters.flowsOpened &+= 1
         if index.count > counters.peakFlows { counters.peakFlows = index.count }
@@ -304,7 +305,7 @@ public struct FlowTable {
         let record = slots[i].close(reason: reason, limits: limits, budget: &budget, sink: &sink)
         let ctx = slots[i].context
         unlink(i)
-        index[ctx.key] = nil
+        index.remove(hash: FlowIndex.hash32(ctx.key), slot: Int32(i))
         slots[i] = FlowSlot.empty
         freeSlots.append(Int32(i))
         counters.flowsClosed &+= 1

@@ -32,3 +32,43 @@ import KZWire
         #expect(TCPSeq(0xffff_fff0).isIn(a, b))
     }
 }
+
+@Suite struct FlowIndexTests {
+    /// Random inserts and removals against a Dictionary model (exercises probing runs and backward-shift deletion,
+    /// with a deliberately tiny table so runs wrap around).
+    @Test func matchesADictionaryModel() {
+        var keys: [FlowKey] = []
+        for i in 0..<600 {
+            keys.append(FlowKey(FlowEndpoint(IPAddress(v4: UInt32(i % 7)), UInt16(i)),
+                                FlowEndpoint(IPAddress(v4: 99), 80), proto: .tcp))
+        }
+        var index = FlowIndex(capacity: 4)
+        var model: [FlowKey: Int32] = [:]
+        var rng = SystemRandomNumberGenerator()
+        var seed: UInt64 = 0x1234_5678
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int(seed >> 33)
+        }
+        _ = rng.next()
+        for step in 0..<20_000 {
+            let k = keys[next() % keys.count]
+            let slot = Int32(keys.firstIndex(of: k)!)
+            let h = FlowIndex.hash32(k)
+            if model[k] != nil && next() % 2 == 0 {
+                index.remove(hash: h, slot: slot)
+                model[k] = nil
+            } else if model[k] == nil {
+                index.insert(hash: h, slot: slot)
+                model[k] = slot
+            }
+            if step % 997 == 0 {
+                for (j, key) in keys.enumerated() {
+                    let found = index.find(key, hash: FlowIndex.hash32(key)) { keys[Int($0)] }
+                    #expect(found == (model[key] ?? -1), "key \(j) at step \(step)")
+                }
+            }
+        }
+        #expect(index.count == model.count)
+    }
+}
