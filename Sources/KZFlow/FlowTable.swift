@@ -35,8 +35,9 @@ public struct FlowTableStats: Sendable, Hashable {
 /// be wrong, as gopacket warns for its `TCPFlowDirection`. `FlowRecord.roleSource` says which rule decided, and the
 /// history starts with `^` when the first packet's sender was made the responder (as Zeek marks flipped connections).
 ///
-/// Memory: flows live in one array of slots reused through a free list, indexed by a dictionary keyed by `FlowKey`;
-/// one intrusive LRU list per timeout class makes expiry O(1) per flow. In-order payload is never copied.
+/// Memory: flows live in one array of slots reused through a free list, indexed by `FlowIndex` (open addressing on
+/// `FlowKey.mixedHash`); one intrusive LRU list per timeout class makes expiry O(1) per flow. In-order payload is
+/// never copied into a buffer (only into the bounded retained ring used to check later overlaps).
 public struct FlowTable {
     public let limits: FlowLimits
     @usableFromInline var slots: [FlowSlot] = []
