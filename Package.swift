@@ -43,9 +43,10 @@ let package = Package(
         // 5. Signatures/ database: block pages, forged DNS answers, interception CAs, AS table.
         .target(name: "KZSignatures", dependencies: [], swiftSettings: strict),
         // 6. Interference detectors producing typed findings.
-        .target(name: "KZDetect", dependencies: ["KZWire", "KZFlow", "KZProtocols", "KZSignatures"], swiftSettings: strict),
+        // Detectors consume KZDetect's own event values (AnalysisEvent); KZPipeline converts flow and parser outputs.
+        .target(name: "KZDetect", dependencies: ["KZWire", "KZSignatures"], swiftSettings: strict),
         // 7. Where on the path: TTL distance, TTL-limited sweeps, GeoIP / AS.
-        .target(name: "KZAttribution", dependencies: ["KZWire", "KZFlow", "KZDetect", "KZSignatures", "CGeoIP"], swiftSettings: strict),
+        .target(name: "KZAttribution", dependencies: ["KZWire", "KZSignatures", "CGeoIP"], swiftSettings: strict),
         // 8. Report model and writers (text, JSON, JSONL).
         .target(name: "KZReport", dependencies: ["KZWire", "KZDetect", "KZAttribution"], swiftSettings: strict),
         // 9. Ties the stages together for one or more captures.
@@ -62,8 +63,8 @@ let package = Package(
         .testTarget(name: "KZFlowTests", dependencies: ["KZFlow", "KZWire", "KZCapture"]),
         .testTarget(name: "KZProtocolsTests", dependencies: ["KZProtocols", "KZFlow", "KZWire", "KZCapture"]),
         .testTarget(name: "KZSignaturesTests", dependencies: ["KZSignatures"]),
-        .testTarget(name: "KZDetectTests", dependencies: ["KZDetect", "KZPipeline", "KZFlow", "KZWire"]),
-        .testTarget(name: "KZAttributionTests", dependencies: ["KZAttribution", "KZPipeline", "KZWire"]),
+        .testTarget(name: "KZDetectTests", dependencies: ["KZDetect", "KZSignatures", "KZWire"]),
+        .testTarget(name: "KZAttributionTests", dependencies: ["KZAttribution", "KZCapture", "KZWire"]),
         .testTarget(name: "KZPipelineTests", dependencies: ["KZPipeline", "KZReport", "KZCapture", "KZWire"]),
     ]
 )

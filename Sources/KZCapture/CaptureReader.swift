@@ -22,6 +22,8 @@ public final class CaptureReader {
     public private(set) var linkTypes: [LinkType]
     public let fileSize: Int
     private let mapped: MappedFile?
+    /// Fractional digits of the first interface (used by the libpcap engine, which always yields nanoseconds).
+    private let firstDigits: UInt8
 
     public init(path: String, engine: CaptureEngine = .native) throws(CaptureError) {
         self.path = path
@@ -38,9 +40,12 @@ public final class CaptureReader {
             format = .pcap
             let h = try ClassicPcapHeader(file.bytes, path: path)
             linkTypes = [h.linkType]
+            firstDigits = h.nanosecond ? 9 : 6
         case 0x0a0d_0d0a:
             format = .pcapng
-            linkTypes = PcapngWalker.scanInterfaces(file.bytes)
+            let ifaces = PcapngWalker.scanInterfaces(file.bytes)
+            linkTypes = ifaces.map(\.linkType)
+            firstDigits = ifaces.first?.digits ?? 6
         default:
             throw CaptureError(.notACapture, path: path, offset: 0,
                                "not a pcap or pcapng file (magic 0x\(String(magic, radix: 16)))")
@@ -76,7 +81,7 @@ public final class CaptureReader {
             filteredOut = dropped
             return end
         case .libpcap:
-            return LibpcapWalker.walk(path: path, format: format, filter: filter, filteredOut: &filteredOut, body)
+            return LibpcapWalker.walk(path: path, digits: firstDigits, filter: filter, filteredOut: &filteredOut, body)
         }
     }
 }
@@ -98,8 +103,9 @@ struct ClassicPcapHeader {
         nanosecond = m == 0xa1b2_3c4d || m == 0x4d3c_b2a1
         kuznetzov = m == 0xa1b2_cd34 || m == 0x34cd_b2a1
         let major = swapped ? b.be16(4) : b.le16(4)
-        guard major == 2 else {
-            throw CaptureError(.unsupportedVersion, path: path, offset: 4, "unsupported pcap version \(major)")
+        let minor = swapped ? b.be16(6) : b.le16(6)
+        guard major == 2 && minor <= 4 else {      // libpcap sf-pcap.c accepts 2.0 through 2.4
+            throw CaptureError(.unsupportedVersion, path: path, offset: 4, "unsupported pcap version \(major).\(minor)")
         }
         snaplen = swapped ? b.be32(16) : b.le32(16)
         let lt = swapped ? b.be32(20) : b.le32(20)
@@ -129,7 +135,9 @@ enum ClassicPcapWalker {
                                             "truncated record header (\(n - off) of \(recHeader) bytes)"))
             }
             let sec = swapped ? b.be32(off) : b.le32(off)
-            let frac = swapped ? b.be32(off &+ 4) : b.le32(off &+ 4)
+            // libpcap's savefile header declares the fraction as a signed 32-bit field; out-of-range values are kept
+            // as libpcap yields them (tcpdump's timestamp_invalid_* tests).
+            let frac = Int32(bitPattern: swapped ? b.be32(off &+ 4) : b.le32(off &+ 4))
             let caplen = Int(swapped ? b.be32(off &+ 8) : b.le32(off &+ 8))
             let wire = Int(swapped ? b.be32(off &+ 12) : b.le32(off &+ 12))
             guard caplen <= maxRecordLength else {

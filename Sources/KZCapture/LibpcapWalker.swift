@@ -4,7 +4,7 @@ import KZWire
 /// Reads a capture through libpcap's `pcap_next_ex`, opened with nanosecond precision. libpcap accepts one link type
 /// per pcapng file; the native walker does not have that limit.
 enum LibpcapWalker {
-    static func walk(path: String, format: CaptureFormat, filter: BPFFilter?, filteredOut: inout Int,
+    static func walk(path: String, digits: UInt8, filter: BPFFilter?, filteredOut: inout Int,
                      _ body: (CaptureFrame) -> Void) -> CaptureEnd {
         var errbuf = [CChar](repeating: 0, count: Int(PCAP_ERRBUF_SIZE))
         guard let h = pcap_open_offline_with_tstamp_precision(path, UInt32(PCAP_TSTAMP_PRECISION_NANO), &errbuf) else {
@@ -13,12 +13,6 @@ enum LibpcapWalker {
         }
         defer { pcap_close(h) }
         let lt = LinkType(dlt: pcap_datalink(h))
-        // Classic µs files keep 6 digits; pcapng and ns files are reported at 9 (libpcap converts to ns).
-        var digits: UInt8 = 9
-        if format == .pcap, let f = try? MappedFile(path: path), f.bytes.count >= 4 {
-            let m = f.bytes.le32(0)
-            digits = (m == 0xa1b2_3c4d || m == 0x4d3c_b2a1) ? 9 : 6
-        }
         var hdr: UnsafeMutablePointer<pcap_pkthdr>? = nil
         var data: UnsafePointer<UInt8>? = nil
         var frame = 0

@@ -16,9 +16,9 @@ enum PcapngWalker {
     static let maxBlock = 16 * 1024 * 1024
 
     /// Link types of all interfaces (for the capture summary); stops quietly at damage.
-    static func scanInterfaces(_ b: UnsafeRawBufferPointer) -> [LinkType] {
-        var out: [LinkType] = []
-        _ = walkBlocks(b, path: "", onInterface: { out.append($0.linkType) }, deliver: false, body: { _ in })
+    static func scanInterfaces(_ b: UnsafeRawBufferPointer) -> [Interface] {
+        var out: [Interface] = []
+        _ = walkBlocks(b, path: "", onInterface: { out.append($0) }, deliver: false, body: { _ in })
         return out
     }
 

@@ -13,7 +13,7 @@ struct KZForensics: ParsableCommand {
           kzforensics packets Fixtures/captures/lab/baseline/client.pcap --format jsonl
           kzforensics packets capture.pcapng --filter 'tcp port 443' --format summary
         """,
-        subcommands: [PacketsCommand.self]
+        subcommands: [AnalyzeCommand.self, PacketsCommand.self, FlowsCommand.self, DNSCommand.self, HTTPCommand.self, TLSCommand.self, CheckCommand.self]
     )
 }
 

@@ -1,0 +1,342 @@
+#!/usr/bin/python3
+"""Check every scenario capture against its truth.json, so that a broken lab run is caught.
+
+usage: verify.py DIR [DIR...] [--record FILE]     (DIR is a lab output dir or one scenario dir)
+
+Three layers of checks:
+ 1. what each scenario must show (EXPECT below: which detectors, how many interfered flows, which controls succeed),
+    independent of what annotate.py wrote;
+ 2. that truth.json matches the capture: the injected frames are exactly the frames the peer never sent, of the
+    right kind, with the IP TTL the censor's hop and initial TTL imply; clean flows finished normally;
+ 3. scenario mechanics: traceroute / sweep time-exceeded sources are the topology's routers, the sweep's first
+    triggering TTL, SYN drops, silent ClientHello drops, throttling ratio, the interception chain.
+"""
+import json, os, sys
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import labpcap as L  # noqa: E402
+from scapy.all import DNS  # noqa: E402
+
+B, A = "blocked.kz.example", "allowed.example"
+# scenario -> (list of (detector, capture, count), list of required clean (capture, target))
+EXPECT = {
+    "baseline": ([], [("client.pcap", {"host": B}), ("client.pcap", {"host": A}), ("client.pcap", {"sni": B}),
+                      ("client.pcap", {"sni": A}), ("client.pcap", {"qname": B}), ("client.pcap", {"qname": A})]),
+    "http_rst_inpath": ([("tcp.rst_injection", "client.pcap", 1)], [("client.pcap", {"host": A})]),
+    "http_rst_inpath_v6": ([("tcp.rst_injection", "client.pcap", 1)], [("client.pcap", {"host": A})]),
+    "http_rst_onpath": ([("tcp.rst_injection", "client.pcap", 1), ("tcp.rst_injection", "server.pcap", 1)],
+                        [("client.pcap", {"host": A})]),
+    "sni_rst_inpath": ([("tcp.rst_injection", "client.pcap", 1)], [("client.pcap", {"sni": A})]),
+    "sni_rst_onpath": ([("tcp.rst_injection", "client.pcap", 1), ("tcp.rst_injection", "server.pcap", 1)],
+                       [("client.pcap", {"sni": A})]),
+    "sni_drop": ([("tls.sni_blocking", "client.pcap", 1)], [("client.pcap", {"sni": A})]),
+    "dns_injection": ([("dns.injection", "client.pcap", 1)], [("client.pcap", {"qname": A})]),
+    "http_blockpage": ([("http.block_page", "client.pcap", 1), ("tcp.fin_injection", "client.pcap", 1)],
+                       [("client.pcap", {"host": A})]),
+    "tls_interception": ([("tls.interception", "client.pcap", 1)], [("client.pcap", {"sni": A})]),
+    "ip_blackhole": ([("tcp.syn_drop", "client.pcap", 1)], [("client.pcap", {"host": A})]),
+    "icmp_prohibited": ([("icmp.unreachable_injection", "client.pcap", 1)], [("client.pcap", {"host": A})]),
+    "throttling": ([("tcp.throttling", "client.pcap", 1), ("tcp.throttling", "server.pcap", 1)],
+                   [("client.pcap", {"sni": A})]),
+    "two_vantages": ([("tcp.rst_injection", "client.pcap", 1)],
+                     [("client.pcap", {"host": A}), ("client2.pcap", {"host": B}), ("client2.pcap", {"host": A})]),
+}
+SWEEPS = {"sweep_http_inpath", "sweep_http_onpath", "sweep_sni_onpath", "sweep_sni_inpath", "sweep_http_nfqueue",
+          "sweep_sni_drop"}
+TRUTH_KEYS = ["schema", "scenario", "description", "captures", "topology", "censor", "interfered", "clean", "sweep",
+              "variable"]
+
+
+class Check:
+    def __init__(self, name):
+        self.name, self.errors, self.n = name, [], 0
+
+    def ok(self, cond, msg):
+        self.n += 1
+        if not cond:
+            self.errors.append(msg)
+        return cond
+
+
+def find_flows(flows, entry):
+    return [fl for fl in flows if fl.proto == entry["proto"] and fl.server == entry["server"]
+            and fl.target == entry["target"]]
+
+
+def expected_ttl(censor, vantage):
+    if censor is None or censor.get("inject_ttl") is None:
+        return None
+    if vantage == "server":
+        return censor["inject_ttl"] - (L.NROUTERS - censor["hop"])
+    return censor["inject_ttl"] - (censor["hop"] - 1)
+
+
+def verify_scenario(sd):
+    tpath = os.path.join(sd, "truth.json")
+    c = Check(os.path.basename(sd.rstrip("/")))
+    if not c.ok(os.path.exists(tpath), "truth.json missing"):
+        return c, 0
+    t = json.load(open(tpath))
+    for k in TRUTH_KEYS:
+        c.ok(k in t, f"truth lacks key {k}")
+    if c.errors:
+        return c, 0
+    c.ok(t["schema"] == "kzforensics.truth/1", "schema")
+    scen = t["scenario"]
+    c.name = scen
+    c.ok(scen in EXPECT or scen in SWEEPS, f"unknown scenario {scen}")
+    v6 = scen.endswith("_v6")
+    hops = L.HOPS_V6 if v6 else L.HOPS
+    c.ok(t["topology"]["hops"] == hops and t["topology"]["client"] == (L.CLIENT_V6 if v6 else L.CLIENT), "topology")
+    frames, flows, forged = {}, {}, {}
+    for cap in t["captures"]:
+        p = os.path.join(sd, cap["file"])
+        if not c.ok(os.path.exists(p), f"capture {cap['file']} missing"):
+            return c, 0
+        frames[cap["file"]] = L.load(p)
+        c.ok(0 < len(frames[cap["file"]]) < 2000, f"{cap['file']}: {len(frames[cap['file']])} frames")
+        flows[cap["file"]] = L.flows(frames[cap["file"]])
+    vant = {cap["file"]: cap["vantage"] for cap in t["captures"]}
+    for name, fl_list in flows.items():   # nothing left over from an earlier scenario: every TCP flow starts here
+        stray = [fl.client for fl in fl_list if fl.proto == "tcp" and fl.frames[0].tcp is not None
+                 and not (fl.frames[0].tcp.flags.S and not fl.frames[0].tcp.flags.A)]
+        c.ok(not stray, f"{name}: TCP flows that started before the capture: {stray[:4]}")
+    server_frames = frames.get("server.pcap", [])
+    client_frames = [f for k, v in frames.items() if k != "server.pcap" for f in v]
+    for name, fr in frames.items():
+        if vant[name] == "server":
+            forged[name] = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, L.CLIENTS | L.CLIENTS2))
+        else:
+            forged[name] = set(L.forged_frames(fr, server_frames, L.CLIENTS if vant[name] == "client" else L.CLIENTS2,
+                                               L.SERVER_ADDRS))
+    censor = t["censor"]
+    total = sum(len(v) for v in frames.values())
+
+    # --- censor record
+    if censor is not None:
+        c.ok(1 <= censor["hop"] <= 4 and censor["router"] == hops[censor["hop"] - 1]["router"], "censor router/hop")
+        c.ok(censor["style"] in ("in-path", "on-path"), "censor style")
+        ft = censor["first_trigger_ttl"]
+        if ft is not None:
+            early = censor["style"] == "on-path" or censor["mechanism"] in ("tls-proxy", "nfqueue")
+            want = censor["hop"] if early else censor["hop"] + 1
+            c.ok(ft == want, f"first_trigger_ttl {ft} != {want} for {censor['style']} {censor['mechanism']}")
+    else:
+        c.ok(not t["interfered"], "no censor but interfered flows listed")
+
+    # --- layer 1: scenario expectations
+    if scen in EXPECT:
+        dets, cleans = EXPECT[scen]
+        for det, cap, n in dets:
+            got = [e for e in t["interfered"] if e["detector"] == det and e["capture"] == cap]
+            c.ok(len(got) == n, f"expected {n} {det} in {cap}, truth has {len(got)}")
+        c.ok(len(t["interfered"]) == sum(n for _, _, n in dets), f"interfered count {len(t['interfered'])}")
+        for cap, target in cleans:
+            c.ok(any(e["capture"] == cap and e["target"] == target for e in t["clean"]),
+                 f"control {target} in {cap} not clean")
+    # every flow that carries forged frames must be accounted for as interfered (or as a proxy splice)
+    for name in frames:
+        listed = {n for e in t["interfered"] if e["capture"] == name for n in e["injected_frames"]}
+        extra = forged[name] - listed
+        if censor and censor["mechanism"] == "tls-proxy":
+            extra = {n for n in extra if not any(n in [f.no for f in fl.frames] and fl.target == {"sni": A}
+                                                 for fl in flows[name])}
+        c.ok(not extra, f"{name}: forged frames not in truth: {sorted(extra)[:8]}")
+
+    # --- layer 2: interfered entries against the capture
+    for e in t["interfered"]:
+        name = e["capture"]
+        fr = frames.get(name)
+        if not c.ok(fr is not None, f"interfered capture {name} not listed"):
+            continue
+        cand = find_flows(flows[name], e)
+        if e["injected_frames"]:
+            cand = [fl for fl in cand if e["injected_frames"][0] in [f.no for f in fl.frames]]
+        if not c.ok(len(cand) >= 1, f"{e['detector']}: no flow {e['server']} {e['target']} in {name}"):
+            continue
+        fl = cand[0]
+        inj = [fr[n - 1] for n in e["injected_frames"] if 1 <= n <= len(fr)]
+        c.ok(len(inj) == len(e["injected_frames"]), f"{e['detector']}: frame number out of range")
+        det = e["detector"]
+        fl_forged = sorted(f.no for f in fl.frames if f.no in forged[name])
+        ettl = expected_ttl(censor, vant[name])
+        if det in ("tcp.rst_injection", "dns.injection", "http.block_page", "tcp.fin_injection", "tls.interception"):
+            c.ok(all(n in forged[name] for n in e["injected_frames"]) and e["injected_frames"],
+                 f"{det}: listed frames {e['injected_frames']} are not all absent from the peer capture")
+            if det in ("tcp.rst_injection", "dns.injection", "tls.interception"):
+                c.ok(e["injected_frames"] == fl_forged, f"{det}: injected {e['injected_frames']} != forged {fl_forged}")
+            if ettl is not None:
+                c.ok(all(f.ttl == ettl for f in inj), f"{det}: TTL {[f.ttl for f in inj]} != {ettl} "
+                                                       f"(inject_ttl {censor['inject_ttl']}, hop {censor['hop']})")
+        real = [f for f in fl.from_server() if f.no not in forged[name]]
+        if det == "tcp.rst_injection":
+            c.ok(all(f.tcp is not None and f.tcp.flags.R for f in inj), "rst_injection: non-RST frame listed")
+            if vant[name] != "server":
+                c.ok(all(f.ttl == L.SERVER_TTL - L.NROUTERS for f in real), "real server packets have unexpected TTL")
+        elif det == "dns.injection":
+            c.ok(all(DNS in f.pkt and f.pkt[DNS].qr == 1 for f in inj), "dns: injected frame is not an answer")
+            c.ok(len(real) >= 1, "dns: the real answer never arrived")
+            if real and inj:
+                c.ok(inj[0].ts < real[0].ts, "dns: forged answer did not win the race")
+                c.ok(L.dns_answers(inj[0]) != L.dns_answers(real[0]), "dns: forged and real answers agree")
+                c.ok(inj[0].pkt[DNS].id == real[0].pkt[DNS].id, "dns: forged answer has another query id")
+        elif det == "http.block_page":
+            c.ok(all(f.payload.startswith(b"HTTP/1.") and "ограничен".encode() in f.payload for f in inj),
+                 "block_page: frame is not the block page")
+            late = [f for f in real if f.payload]
+            c.ok(bool(late) and inj and late[0].ts > inj[0].ts, "block_page: no later real response (no race)")
+        elif det == "tcp.fin_injection":
+            c.ok(all(f.tcp is not None and f.tcp.flags.F and not f.payload for f in inj), "fin_injection: not a FIN")
+        elif det == "tls.interception":
+            blob = b"".join(f.payload for f in inj)
+            c.ok(b"Qaznet Trust Network" in blob, "interception: intermediate not issued by 'Qaznet Trust Network'")
+            c.ok(b"Security Certificate" in blob, "interception: chain lacks the 'Security Certificate' intermediate")
+            c.ok(b"\x16\x03\x03" in blob and b"\x0b\x00" in blob, "interception: no TLS 1.2 Certificate message")
+            c.ok(b"Example Media B.V." in blob and B.encode() in blob, "interception: leaf lacks the copied subject")
+            c.ok(all(f.ttl == ettl for f in inj), "interception: proxy TTL")
+        elif det == "tls.sni_blocking":
+            hellos = [f for f in fl.from_client() if f.payload and L.parse_sni(f.payload) == e["target"]["sni"]]
+            c.ok(len(hellos) >= 2 and len({f.tcp.seq for f in hellos}) == 1, f"sni drop: {len(hellos)} ClientHellos")
+            c.ok(fl.server_payload() == 0 and not fl_forged, "sni drop: bytes came back")
+            ctl = [x for x in flows[name] if x.key[3] == fl.key[3] and x.target.get("sni") not in (None, e["target"]["sni"])
+                   and x.server_payload() > 0]
+            c.ok(len(ctl) >= 1, "sni drop: no control to the same IP")
+            c.ok(not any(L.parse_sni(f.payload) == e["target"]["sni"] for f in server_frames if f.payload),
+                 "sni drop: a blocked ClientHello reached the server")
+        elif det == "tcp.syn_drop":
+            syns = [f for f in fl.from_client() if f.tcp is not None and f.tcp.flags.S]
+            c.ok(len(syns) >= 2 and not fl.from_server(), f"syn drop: {len(syns)} SYNs, {len(fl.from_server())} answers")
+            c.ok(not any(f.dst == fl.key[3] for f in server_frames), "syn drop: a SYN reached the server")
+        elif det == "icmp.unreachable_injection":
+            c.ok(inj and all(L.icmp_info(f) == (3, 13) and f.src == censor["router"] for f in inj),
+                 "icmp: not admin-prohibited from the censor router")
+            c.ok(all(f.ttl == ettl for f in inj), f"icmp: TTL {[f.ttl for f in inj]} != {ettl}")
+            c.ok(not any(f.dst == fl.key[3] for f in server_frames), "icmp: a SYN reached the server")
+        elif det == "tcp.throttling":
+            def rate(x):
+                d = [f for f in x.from_server() if f.payload]
+                return (sum(len(f.payload) for f in d) / max(d[-1].ts - d[0].ts, 1e-3), sum(len(f.payload) for f in d)) if len(d) > 2 else (0, 0)
+            r, nbytes = rate(fl)
+            ctl = [rate(x)[0] for x in flows[name] if x.target == {"sni": A}]
+            c.ok(nbytes > 50000 and ctl and r * 4 < max(ctl), f"throttling: {r:.0f} B/s vs control {ctl}")
+            c.ok(not fl_forged, "throttling: forged frames")
+
+    # --- layer 2: clean entries
+    for e in t["clean"]:
+        name = e["capture"]
+        cand = find_flows(flows.get(name, []), e)
+        if not c.ok(bool(cand), f"clean flow {e['server']} {e['target']} not in {name}"):
+            continue
+        good = False
+        for fl in cand:
+            ff = [f.no for f in fl.frames if f.no in forged[name]]
+            payload = b"".join(f.payload for f in fl.from_server())
+            if ff and not (censor and censor["mechanism"] == "tls-proxy"):
+                continue
+            if "host" in e["target"]:
+                good |= payload.startswith(b"HTTP/1.1 200") and b"Real content of " + e["target"]["host"].encode() in payload
+            elif "qname" in e["target"]:
+                good |= any(L.dns_answers(f) == ["10.77.9.2"] for f in fl.from_server())
+            else:
+                good |= len(payload) > 0
+        c.ok(good, f"clean flow {e['server']} {e['target']} in {name} did not complete")
+
+    # --- layer 3: topology seen in the capture
+    cf = frames.get("client.pcap", [])
+    tex = [f for f in cf if L.icmp_info(f) == (11, 0)]
+    if scen == "baseline":
+        trace = sorted([(f.ttl, f.src) for f in tex])
+        routers = [h["router"] for h in L.HOPS]
+        srcs = []
+        for f in cf:
+            if L.icmp_info(f) == (11, 0):
+                srcs.append(f.src)
+        c.ok(srcs == routers, f"traceroute routers {srcs} != {routers}")
+        c.ok(any(L.icmp_info(f) == (3, 3) and f.src == L.SERVER for f in cf), "traceroute: no port unreachable")
+        c.ok(all(f.ttl == 64 - i for i, f in enumerate(x for x in cf if L.icmp_info(x) == (11, 0))),
+             "time-exceeded TTLs do not count the hops")
+    if scen == "two_vantages":
+        c.ok(t.get("vantages", [{}])[0].get("crosses_censor") is False, "second vantage not recorded")
+        c2 = [f for f in frames.get("client2.pcap", []) if f.src == L.SERVER and f.tcp is not None]
+        c.ok(c2 and all(f.ttl == 64 - 3 for f in c2), "client2 path is not 3 routers long")
+        c.ok(not forged.get("client2.pcap"), "client2 saw forged frames")
+    if scen in SWEEPS:
+        sw = t["sweep"]
+        if c.ok(sw is not None, "sweep missing"):
+            first, hop = sw["first_trigger_ttl"], sw["censor_hop"]
+            c.ok(hop == censor["hop"] and first == censor["first_trigger_ttl"] and sw["router"] == censor["router"],
+                 "sweep and censor disagree")
+            c.ok(sw["on_path"] == (censor["style"] == "on-path"), "sweep on_path")
+            byflow = {}
+            for fl in flows["client.pcap"]:
+                if fl.proto == "tcp":
+                    byflow[fl.key[2]] = fl
+            seen_ttls = set()
+            for p in sw["probes"]:
+                fl = byflow.get(p["client_port"])
+                if not c.ok(fl is not None, f"probe port {p['client_port']} missing"):
+                    continue
+                data = [f for f in fl.from_client() if f.payload]
+                ttl = data[0].ttl if data else None
+                c.ok(ttl == p["ttl"], f"probe ttl {ttl} != {p['ttl']}")
+                seen_ttls.add((p["ttl"], p["role"]))
+                ff = [f.no for f in fl.frames if f.no in forged["client.pcap"]]
+                te = {f.src for f in fl.frames if L.icmp_info(f) == (11, 0)}
+                want_te = {L.HOPS[ttl - 1]["router"]} if ttl and ttl <= L.NROUTERS else set()
+                if p["role"] == "blocked" and ttl >= first and censor["mechanism"] == "iptables-drop":
+                    c.ok(not ff and not te and fl.server_payload() == 0, f"dropped probe ttl {ttl}: got an answer")
+                    c.ok(len(data) >= 2, f"dropped probe ttl {ttl}: request not retransmitted")
+                elif p["role"] == "blocked" and ttl >= first:
+                    c.ok(bool(ff) and all(fr.tcp is not None and fr.tcp.flags.R for fr in
+                                          (frames["client.pcap"][n - 1] for n in ff)),
+                         f"blocked probe ttl {ttl}: no injected RST")
+                    if sw["on_path"]:
+                        c.ok(te == want_te, f"on-path probe ttl {ttl}: time-exceeded {te} != {want_te}")
+                    else:
+                        c.ok(not te, f"in-path probe ttl {ttl}: unexpected time-exceeded {te}")
+                else:
+                    c.ok(not ff, f"{p['role']} probe ttl {ttl}: injected frames {ff}")
+                    c.ok(te == want_te, f"{p['role']} probe ttl {ttl}: time-exceeded {te} != {want_te}")
+                    if p["role"] == "control" and ttl > L.NROUTERS:
+                        c.ok(fl.server_payload() > 0, f"control probe ttl {ttl}: no server answer")
+            maxttl = max(p["ttl"] for p in sw["probes"])
+            c.ok(len(seen_ttls) == 2 * maxttl and maxttl > L.NROUTERS, f"sweep covers {sorted(seen_ttls)}")
+            c.ok(len(t["interfered"]) == (maxttl - first + 1) * (2 if sw["on_path"] else 1),
+                 f"sweep interfered {len(t['interfered'])}")
+    return c, total
+
+
+def main():
+    args = sys.argv[1:]
+    record = None
+    if "--record" in args:
+        i = args.index("--record")
+        record = args[i + 1]
+        del args[i:i + 2]
+    dirs = []
+    for d in args:
+        if os.path.exists(os.path.join(d, "truth.json")):
+            dirs.append(d)
+        else:
+            dirs += sorted(os.path.join(d, x) for x in os.listdir(d)
+                           if os.path.exists(os.path.join(d, x, "truth.json")))
+    if not dirs:
+        print("verify: no truth.json found", file=sys.stderr)
+        return 2
+    failed, rows = 0, []
+    for d in dirs:
+        c, total = verify_scenario(d)
+        status = "PASS" if not c.errors else "FAIL"
+        failed += bool(c.errors)
+        print(f"{status} {c.name:20s} frames={total:4d} checks={c.n}")
+        for e in c.errors:
+            print(f"     - {e}")
+        rows.append({"scenario": c.name, "result": status, "frames": total, "checks": c.n, "errors": c.errors})
+    print(f"verify: {len(dirs) - failed}/{len(dirs)} scenarios pass")
+    if record:
+        with open(record, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+import KZSignatures
+import KZWire
+
+/// `dns.injection`: a forged DNS answer.
+///
+/// Signals (README.md in this target lists thresholds and sources):
+/// - **Race**: two or more responses to the *same* query (same client, resolver, id and question: one
+///   `DNSTransactionEvent`) whose answer sets or rcodes differ. Hold-On saw no legitimate case of this in 11.7 M
+///   requests. Repeated queries with new ids answered differently (CDNs) are separate transactions and never compared.
+/// - **Off baseline**: a response whose IP TTL (beyond ±1), IP ID (zero or counting baseline), DF bit, or round-trip
+///   time (below half the median; Hold-On) is off the resolver's uncontested responses in the same capture.
+/// - **Forged-answer list**: an answer matching `dns/poisoned-answers.csv` (`SignatureDatabase.matchPoisonedDNS`).
+/// - **No resolver there**: the response's source is not the queried resolver, or the queried address answered other
+///   DNS queries with ICMP port unreachable (RFC 792; RFC 4443 §3.1 code 4), so any answer "from" it was forged (the
+///   GFW test method of "How Great is the Great Firewall?", USENIX Security 2021).
+///
+/// The injected response (`injectedFrame`) is the earliest response whose answers differ from the genuine one; the
+/// genuine one is the response with the fewest suspicion signals, ties going to the latest (the injector wins the race,
+/// the real resolver answers later: the Hold-On pattern).
+///
+/// State: every transaction is kept until `finish`, because the baseline needs the whole capture.
+public struct DNSInjectionDetector: Detector {
+    public static let id: DetectorID = "dns.injection"
+
+    public struct Thresholds: Sendable, Hashable {
+        /// IP TTL tolerance (Hold-On: ±1).
+        public var ttlTolerance: Int = 1
+        /// A response faster than this fraction of the resolver's median RTT is suspicious (Hold-On: 0.5).
+        public var fastFraction: Double = 0.5
+        /// Baseline responses (other than the judged one) needed before TTL/IP ID/DF/RTT verdicts are given.
+        public var minBaselineSamples: Int = 3
+        /// A TTL off the mode counts only when responses near it are rarer than this fraction of the baseline.
+        public var rareTTLFraction: Double = 0.2
+        /// Largest IP ID step still "counting" (mod 2^16).
+        public var ipIDMaxGap: UInt32 = 2048
+        public init() {}
+    }
+
+    public var thresholds: Thresholds
+    private var transactions: [DNSTransactionEvent] = []
+    /// Addresses that answered a DNS query with ICMP port unreachable: (frame of the ICMP error).
+    private var portUnreachable: [IPAddress: FrameNumber] = [:]
+
+    public init(thresholds: Thresholds = Thresholds()) { self.thresholds = thresholds }
+
+    public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
+        switch event {
+        case .dnsTransaction(let t):
+            transactions.append(t)
+        case .icmpError(let e):
+            // Port unreachable: ICMPv4 type 3 code 3, ICMPv6 type 1 code 4, quoting a datagram to port 53.
+            let portUnreach = e.isV6 ? (e.type == 1 && e.code == 4) : (e.type == 3 && e.code == 3)
+            guard portUnreach, let q = e.quoted, q.proto == .udp, q.dstPort == 53, q.dst == e.source else { return }
+            if let f = portUnreachable[q.dst], f <= e.frame { return }
+            portUnreachable[q.dst] = e.frame
+        case .tcpFlow, .udpFlow:
+            break
+        }
+    }
+
+    public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
+        // Baselines from uncontested transactions, keyed by responding address.
+        var baselines: [IPAddress: ResolverBaseline] = [:]
+        for t in transactions where t.responses.count == 1 {
+            let r = t.responses[0]
+            guard r.source == t.resolver else { continue }
+            baselines[r.source, default: ResolverBaseline()].add(.init(
+                frame: r.frame, time: r.time, ttl: r.ttl, ipID: r.ipID, df: r.df,
+                rtt: r.time.seconds - t.queryTime.seconds))
+        }
+        let ordered = transactions.sorted { ($0.queryFrame, $0.id) < ($1.queryFrame, $1.id) }
+        for t in ordered {
+            if let f = judge(t, baselines: baselines, context: context) { sink.report(f) }
+        }
+        transactions = []
+    }
+
+    // MARK: - Judging one transaction
+
+    /// Suspicion signals of one response.
+    struct ResponseSignals {
+        var evidence: [Evidence] = []
+        var frames: [FrameNumber] = []
+        var poisoned = 0
+        var offBaseline = 0
+        var sourceMismatch = false
+        var expectedTTL: UInt8?
+        var count: Int { poisoned + offBaseline + (sourceMismatch ? 1 : 0) }
+    }
+
+    func signals(for r: DNSResponseEvent, in t: DNSTransactionEvent, baselines: [IPAddress: ResolverBaseline],
+                 context: DetectorContext) -> ResponseSignals {
+        var s = ResponseSignals()
+        let th = thresholds
+        if let db = context.signatures {
+            for answer in r.answers {
+                let value = answer.hasPrefix("CNAME ") ? String(answer.dropFirst(6)) : answer
+                if let m = db.matchPoisonedDNS(address: value), !m.isFalsePositiveMarker {
+                    s.poisoned += 1
+                    s.evidence.append(.signatureMatch(id: m.id, rev: m.rev, location: "dns.answer", frame: r.frame,
+                                                      detail: "answer \(value) is a known forged answer (\(m.scope.rawValue)"
+                                                          + (m.countries.isEmpty ? ")" : ", \(m.countries.joined(separator: ","))")
+                                                          + ")"))
+                }
+            }
+        }
+        if r.source != t.resolver {
+            s.sourceMismatch = true
+            s.evidence.append(.valueMismatch(field: "source", frame: r.frame, expected: "\(t.resolver)",
+                                             observed: "\(r.source)", baselineFrame: t.queryFrame))
+        }
+        guard let b = baselines[r.source] else { return s }
+        if let m = b.ttlMismatch(r.ttl, excluding: r.frame, minSamples: th.minBaselineSamples,
+                                 tolerance: th.ttlTolerance, rareFraction: th.rareTTLFraction) {
+            s.offBaseline += 1
+            s.expectedTTL = m.expected
+            s.frames.append(m.baselineFrame)
+            s.evidence.append(.valueMismatch(field: "ttl", frame: r.frame, expected: "\(m.expected)",
+                                             observed: "\(r.ttl)", baselineFrame: m.baselineFrame))
+        }
+        let rtt = r.time.seconds - t.queryTime.seconds
+        if let median = b.medianRTT(excluding: r.frame, minSamples: th.minBaselineSamples),
+           rtt >= 0, rtt < th.fastFraction * median {
+            s.offBaseline += 1
+            s.evidence.append(.timing(field: "dns_rtt", frame: r.frame, expectedSeconds: median, observedSeconds: rtt))
+        }
+        if let m = b.ipIDMismatch(r.ipID, at: r.time, excluding: r.frame, minSamples: th.minBaselineSamples,
+                                  maxGap: th.ipIDMaxGap) {
+            s.offBaseline += 1
+            s.frames.append(m.baselineFrame)
+            s.evidence.append(.valueMismatch(field: "ip_id", frame: r.frame, expected: m.expected,
+                                             observed: "\(r.ipID)", baselineFrame: m.baselineFrame))
+        }
+        if let m = b.dfMismatch(r.df, excluding: r.frame, minSamples: th.minBaselineSamples) {
+            s.offBaseline += 1
+            s.frames.append(m.baselineFrame)
+            s.evidence.append(.valueMismatch(field: "df", frame: r.frame, expected: m.expected ? "1" : "0",
+                                             observed: r.df ? "1" : "0", baselineFrame: m.baselineFrame))
+        }
+        return s
+    }
+
+    /// Answer-set key: rcode plus the sorted answers (order within a message is not meaningful for A/AAAA sets).
+    static func answerKey(_ r: DNSResponseEvent) -> String {
+        "\(r.rcode)|" + r.answers.map { $0.lowercased() }.sorted().joined(separator: ",")
+    }
+
+    func judge(_ t: DNSTransactionEvent, baselines: [IPAddress: ResolverBaseline], context: DetectorContext) -> Finding? {
+        guard !t.responses.isEmpty else { return nil }
+        let rs = t.responses
+        let sigs = rs.map { signals(for: $0, in: t, baselines: baselines, context: context) }
+        let keys = rs.map(Self.answerKey)
+        let differing = Set(keys).count >= 2
+        let noResolverFrame = portUnreachable[t.resolver]
+
+        // Which responses are forged.
+        var forged: [Int] = []
+        var genuine: Int?
+        if differing {
+            // Genuine: fewest suspicion signals; ties to the latest arrival.
+            var best = rs.count - 1
+            for i in stride(from: rs.count - 1, through: 0, by: -1) where sigs[i].count < sigs[best].count { best = i }
+            genuine = best
+            forged = rs.indices.filter { keys[$0] != keys[best] }
+        } else {
+            forged = rs.indices.filter { sigs[$0].count > 0 || noResolverFrame != nil }
+        }
+        guard !forged.isEmpty else { return nil }
+
+        var evidence: [Evidence] = []
+        var frames: [FrameNumber] = [t.queryFrame] + rs.map(\.frame)
+        var strong = 0, weak = 0
+        var reasons: [String] = []
+        if differing {
+            strong += 1
+            reasons.append("\(Set(keys).count) different answers to one query")
+        }
+        evidence.append(.dnsAnswers(query: t.queryFrame, qname: t.qname, answers: rs.map {
+            DNSAnswerEvidence(frame: $0.frame, answers: $0.answers, ttl: $0.ttl, ipID: $0.ipID,
+                              delaySeconds: $0.time.seconds - t.queryTime.seconds)
+        }))
+        // In-transaction TTL comparison: the forged reply comes from another distance than the genuine one.
+        var ttlDiffersFromGenuine = false
+        if let g = genuine {
+            for i in forged where abs(Int(rs[i].ttl) - Int(rs[g].ttl)) > thresholds.ttlTolerance {
+                ttlDiffersFromGenuine = true
+                evidence.append(.valueMismatch(field: "ttl", frame: rs[i].frame, expected: "\(rs[g].ttl)",
+                                               observed: "\(rs[i].ttl)", baselineFrame: rs[g].frame))
+            }
+            if ttlDiffersFromGenuine { weak += 1; reasons.append("IP TTL differs from the later reply") }
+        }
+        var poisoned = 0, offBaseline = 0, sourceMismatch = false
+        for i in forged {
+            evidence += sigs[i].evidence
+            frames += sigs[i].frames
+            poisoned += sigs[i].poisoned
+            offBaseline += sigs[i].offBaseline
+            sourceMismatch = sourceMismatch || sigs[i].sourceMismatch
+        }
+        if poisoned > 0 { strong += 1; reasons.append("answer on the forged-answer list") }
+        if offBaseline > 0 {
+            weak += offBaseline
+            reasons.append("\(offBaseline) header/timing value\(offBaseline == 1 ? "" : "s") off the resolver's baseline")
+        }
+        if sourceMismatch { weak += 1; reasons.append("answered from an address other than the resolver") }
+        if let f = noResolverFrame {
+            strong += 1
+            frames.append(f)
+            reasons.append("the resolver address answered ICMP port unreachable")
+            evidence.append(.frame(f, note: "ICMP port unreachable from \(t.resolver) for DNS: no resolver runs there"))
+        }
+
+        let confidence: Confidence
+        if poisoned > 0 || noResolverFrame != nil || (differing && weak >= 1) || strong >= 2 {
+            confidence = .high
+        } else if differing || weak >= 2 {
+            confidence = .medium
+        } else {
+            confidence = .low
+        }
+
+        let first = forged.min { rs[$0].frame < rs[$1].frame } ?? forged[0]
+        let fr = rs[first]
+        let peerTTL: UInt8? = genuine.map { rs[$0].ttl } ?? sigs[first].expectedTTL
+        let answersText = fr.answers.isEmpty ? "no answer (rcode \(fr.rcode))" : fr.answers.joined(separator: ", ")
+        let summary = "DNS \(Self.qtypeName(t.qtype)) query for \(t.qname) (frame \(t.queryFrame)) got a likely forged "
+            + "answer \(answersText) in frame \(fr.frame): " + reasons.joined(separator: "; ") + "."
+        return Finding(detector: Self.id, confidence: confidence, capture: t.capture,
+                       flow: FlowRef(proto: t.transport, client: t.client, clientPort: t.clientPort,
+                                     server: t.resolver, serverPort: t.resolverPort),
+                       target: TargetRef(qname: t.qname, ip: "\(t.resolver)"),
+                       frames: frames, summary: summary, evidence: evidence, injectedFrame: fr.frame,
+                       claimedSource: "\(fr.source)", injectedTTL: fr.ttl, peerTTL: peerTTL)
+    }
+
+    static func qtypeName(_ q: UInt16) -> String {
+        switch q {
+        case 1: "A"
+        case 5: "CNAME"
+        case 28: "AAAA"
+        case 65: "HTTPS"
+        default: "type \(q)"
+        }
+    }
+}

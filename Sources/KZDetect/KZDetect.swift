@@ -1,1 +1,0 @@
-// KZDetect module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,124 @@
+/// Builds Zeek's conn.log `history` string (scripts/base/protocols/conn/main.zeek, `Conn::Info$history`):
+///
+/// | letter | meaning |
+/// |---|---|
+/// | s | a SYN without the ACK bit |
+/// | h | a SYN+ACK ("handshake") |
+/// | a | a pure ACK |
+/// | d | a packet with payload ("data") |
+/// | f | a packet with FIN |
+/// | r | a packet with RST |
+/// | c | a packet with a bad checksum (UDP too) |
+/// | g | a content gap |
+/// | t | a packet with retransmitted payload |
+/// | w | a packet with a zero window advertisement |
+/// | i | an inconsistent packet (FIN+RST) |
+/// | q | a multi-flag packet (SYN+FIN or SYN+RST) |
+/// | ^ | the direction was flipped by the role heuristic |
+/// | x | analysis partial (limits exceeded) |
+///
+/// Upper case when the originator sent it, lower case for the responder. `a`, `d`, `i`, `q` (and `x`, `^`) at most once
+/// per direction; `s`, `h`, `f`, `r` again whenever the sequence number differs from the last packet with the same
+/// flag; `c`, `g`, `t`, `w` logarithmically (1st, 10th, 100th… occurrence).
+@usableFromInline struct ConnHistory: Sendable {
+    @usableFromInline var letters: [UInt8] = []
+    /// Bits of letters already seen once: bit (letter index) + 16 for the responder.
+    @usableFromInline var seen: UInt32 = 0
+    /// Last sequence numbers for s/h, f, r per direction.
+    var lastSYN: (UInt32, UInt32) = (0, 0)
+    var lastFIN: (UInt32, UInt32) = (0, 0)
+    var lastRST: (UInt32, UInt32) = (0, 0)
+    /// Counters and thresholds for c, g, t, w per direction (index = kind * 2 + direction).
+    var counts = SIMD8<UInt32>(repeating: 0)
+    var thresholds = SIMD8<UInt32>(repeating: 1)
+    static let maxLetters = 64
+
+    @usableFromInline enum Once: Int { case a = 0, d, i, q, s, h, f, r, x, flip }
+    @usableFromInline enum Scaled: Int { case c = 0, g, t, w }
+
+    var string: String { String(decoding: letters, as: UTF8.self) }
+
+    @inline(__always) mutating func add(_ upper: UInt8, _ orig: Bool) {
+        guard letters.count < Self.maxLetters else { return }
+        if letters.capacity == 0 { letters.reserveCapacity(16) }
+        letters.append(orig ? upper : upper | 0x20)
+    }
+
+    /// Records `upper` once per direction; returns true when it had been seen before.
+    @inline(__always) @discardableResult
+    mutating func once(_ kind: Once, _ upper: UInt8, _ orig: Bool) -> Bool {
+        let bit: UInt32 = 1 << UInt32(kind.rawValue + (orig ? 0 : 16))
+        if seen & bit != 0 { return true }
+        seen |= bit
+        add(upper, orig)
+        return false
+    }
+
+    /// `^` is written by Zeek without case, once.
+    mutating func flipped() {
+        let bit: UInt32 = 1 << UInt32(Once.flip.rawValue)
+        guard seen & bit == 0 else { return }
+        seen |= bit
+        letters.insert(UInt8(ascii: "^"), at: 0)
+    }
+
+    mutating func scaled(_ kind: Scaled, _ upper: UInt8, _ orig: Bool) {
+        let i = kind.rawValue * 2 + (orig ? 0 : 1)
+        counts[i] &+= 1
+        if counts[i] == thresholds[i] {
+            thresholds[i] = thresholds[i] &* 10
+            add(upper, orig)
+        }
+    }
+
+    /// Zeek's `update_history` for one TCP packet (`rel` = sequence number, `len` = payload length).
+    mutating func tcp(flags: UInt16, seq: UInt32, len: Int, orig: Bool) {
+        let syn = flags & 0x02 != 0, fin = flags & 0x01 != 0, rst = flags & 0x04 != 0, ack = flags & 0x10 != 0
+        let bits = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0)
+        if bits > 1 {
+            if fin && rst { once(.i, UInt8(ascii: "I"), orig) } else { once(.q, UInt8(ascii: "Q"), orig) }
+        } else if bits == 1 {
+            if syn {
+                let code = ack ? UInt8(ascii: "H") : UInt8(ascii: "S")
+                let kind: Once = ack ? .h : .s
+                let last = orig ? lastSYN.0 : lastSYN.1
+                if once(kind, code, orig) && seq != last { add(code, orig) }
+                if orig { lastSYN.0 = seq } else { lastSYN.1 = seq }
+            }
+            if fin {
+                // The FIN's sequence number comes after the data it carries.
+                let s = seq &+ UInt32(truncatingIfNeeded: len)
+                let last = orig ? lastFIN.0 : lastFIN.1
+                if once(.f, UInt8(ascii: "F"), orig) && s != last { add(UInt8(ascii: "F"), orig) }
+                if orig { lastFIN.0 = s } else { lastFIN.1 = s }
+            }
+            if rst {
+                let last = orig ? lastRST.0 : lastRST.1
+                if once(.r, UInt8(ascii: "R"), orig) && seq != last { add(UInt8(ascii: "R"), orig) }
+                if orig { lastRST.0 = seq } else { lastRST.1 = seq }
+            }
+        } else if len > 0 {
+            once(.d, UInt8(ascii: "D"), orig)
+        } else if ack {
+            once(.a, UInt8(ascii: "A"), orig)
+        }
+    }
+
+    /// Zeek's RSTOS0 test: `/^?S[^HAFGIQ]*R.*/` on the history.
+    var matchesRSTOS0: Bool {
+        var i = 0
+        if i < letters.count && letters[i] == UInt8(ascii: "^") { i += 1 }
+        guard i < letters.count, letters[i] == UInt8(ascii: "S") else { return false }
+        i += 1
+        while i < letters.count {
+            let c = letters[i]
+            if c == UInt8(ascii: "R") { return true }
+            switch c {
+            case UInt8(ascii: "H"), UInt8(ascii: "A"), UInt8(ascii: "F"), UInt8(ascii: "G"), UInt8(ascii: "I"),
+                 UInt8(ascii: "Q"): return false
+            default: i += 1
+            }
+        }
+        return false
+    }
+}

@@ -1,0 +1,325 @@
+import KZWire
+
+/// One tracked flow inside `FlowTable` (stored in place in an array; mutated through `inout`, never copied on the hot
+/// path).
+@usableFromInline struct FlowSlot: Sendable {
+    var context: FlowContext
+    var originatorIsLow: Bool
+    var inUse = true
+    var isTCP: Bool
+    var firstTimestamp: Timestamp
+    var lastNanos: Int64
+    var lastDigits: UInt8
+    var firstFrame: FrameNumber
+    var lastFrame: FrameNumber
+    var fwd = HalfState()
+    var rev = HalfState()
+    var notes = FlowNotes()
+    var handshake = HandshakeTiming()
+    var synNanos: Int64 = 0
+    var synAckNanos: Int64 = 0
+    var timeoutClass: TimeoutClass
+    var prev: Int32 = -1
+    var next: Int32 = -1
+
+    init(context: FlowContext, originatorIsLow: Bool, packet p: DecodedPacket, timeoutClass: TimeoutClass) {
+        self.context = context
+        self.originatorIsLow = originatorIsLow
+        isTCP = context.key.proto == .tcp
+        firstTimestamp = p.timestamp
+        lastNanos = p.timestamp.nanoseconds
+        lastDigits = p.timestamp.digits
+        firstFrame = p.frame
+        lastFrame = p.frame
+        self.timeoutClass = timeoutClass
+    }
+
+    /// An unused slot (keeps no storage).
+    static let empty: FlowSlot = {
+        let e = FlowEndpoint(IPAddress(v4: 0), 0)
+        let ctx = FlowContext(id: 0, key: FlowKey(e, e, proto: .tcp), originator: e, responder: e,
+                              roleSource: .firstPacket)
+        var s = FlowSlot(context: ctx, originatorIsLow: true,
+                         packet: DecodedPacket(frame: 0, timestamp: Timestamp(nanoseconds: 0), capturedLength: 0,
+                                               wireLength: 0, linkType: .raw), timeoutClass: .other)
+        s.inUse = false
+        return s
+    }()
+
+    // MARK: TCP
+
+    /// Zeek's per-packet TCP analysis (TCPSessionAdapter::Process) re-expressed for a passive forensic observer, plus
+    /// reassembly. `payload` is the captured payload, `segLen` the payload length the headers declare.
+    mutating func tcp<S: FlowEventSink>(
+        _ p: DecodedPacket, _ ip: IPSummary, _ t: TCPSummary, payload: UnsafeRawBufferPointer, segLen: Int,
+        direction: FlowDirection, limits: FlowLimits, budget: inout ReassemblyBudget, sink: inout S
+    ) {
+        if direction == .forward {
+            FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, e: &fwd, peer: &rev,
+                             notes: &notes, handshake: &handshake, synNanos: &synNanos, synAckNanos: &synAckNanos,
+                             flow: context, limits: limits, budget: &budget, sink: &sink)
+        } else {
+            FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, e: &rev, peer: &fwd,
+                             notes: &notes, handshake: &handshake, synNanos: &synNanos, synAckNanos: &synAckNanos,
+                             flow: context, limits: limits, budget: &budget, sink: &sink)
+        }
+        timeoutClass = tcpTimeoutClass
+    }
+
+    var tcpTimeoutClass: TimeoutClass {
+        let o = fwd.state, r = rev.state
+        if o == .reset || r == .reset || (o == .closed && r == .closed) { return .tcpClosed }
+        let live: (TCPEndpointState) -> Bool = { $0 == .established || $0 == .partial || $0 == .closed }
+        if live(o) && live(r) { return .tcpEstablished }
+        if o == .partial || r == .partial { return .tcpEstablished }
+        return .tcpHalfOpen
+    }
+
+    @inline(__always)
+    static func tcpHalf<S: FlowEventSink>(
+        _ p: DecodedPacket, _ ip: IPSummary, _ t: TCPSummary, payload: UnsafeRawBufferPointer, segLen: Int,
+        direction: FlowDirection, e: inout HalfState, peer: inout HalfState, notes: inout FlowNotes,
+        handshake: inout HandshakeTiming, synNanos: inout Int64, synAckNanos: inout Int64, flow: FlowContext,
+        limits: FlowLimits, budget: inout ReassemblyBudget, sink: inout S
+    ) {
+        let isOrig = direction == .forward
+        let f = t.flags.rawValue
+        let syn = f & 0x02 != 0, fin = f & 0x01 != 0, rst = f & 0x04 != 0, ack = f & 0x10 != 0
+        let seq = t.seq
+        let frame = p.frame
+        e.payloadBytes &+= segLen
+
+        let rec = SegmentRecord(p, ip, t, direction: direction, payload: segLen)
+        budget.segmentRecords &+= e.log.append(rec, limits: limits,
+                                               allowGrowth: budget.segmentRecords < limits.maxSegmentRecordsTotal)
+        sink.tcpSegment(flow, rec)
+
+        if t.checksum == .bad {
+            e.badChecksums &+= 1
+            notes.history.scaled(.c, UInt8(ascii: "C"), isOrig)
+            notes.anomaly(.badTCPChecksum, frame: frame)
+            if limits.dropBadChecksumSegments { return }
+        }
+
+        notes.history.tcp(flags: f, seq: seq, len: segLen, orig: isOrig)
+        if (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0) > 1 {
+            notes.anomaly(fin && rst ? .finAndReset : .multiFlag, frame: frame)
+        }
+
+        // Zero window (Zeek update_window): not with or after a RST, not after the peer's FIN.
+        if t.window == 0 && !rst && peer.state != .closed && e.state != .reset {
+            e.zeroWindows &+= 1
+            notes.history.scaled(.w, UInt8(ascii: "W"), isOrig)
+        }
+
+        // Retransmission (Zeek update_last_seq): payload that does not advance the highest sequence number.
+        let space = (rst ? 0 : segLen) + (syn ? 1 : 0) + (fin ? 1 : 0)
+        let seqEnd = seq &+ UInt32(truncatingIfNeeded: space)
+        if !e.seqInit {
+            if !rst { e.seqInit = true; e.maxSeqEnd = seqEnd }
+        } else {
+            let dl = Int32(bitPattern: seqEnd &- e.maxSeqEnd)
+            if dl > 0 {
+                if !rst { e.maxSeqEnd = seqEnd }
+            } else if segLen > 0 && !rst && e.state != .reset {
+                e.retransSegments &+= 1
+                notes.history.scaled(.t, UInt8(ascii: "T"), isOrig)
+            }
+        }
+
+        // SYN: options, ISN, handshake timing (RFC 9293 §3.5; RFC 7323 §2.2 window scale).
+        if syn {
+            if segLen > 0 { notes.anomaly(.synWithData, frame: frame) }
+            if let ws = t.options.windowScale {
+                if ws > 14 { notes.anomaly(.windowScaleRange, frame: frame) }
+                e.offeredScale = min(ws, 14)
+            }
+            if let m = t.options.mss { e.mss = m }
+            if e.sawSYN && seq != e.isn {
+                notes.anomaly(.synSeqJump, frame: frame)
+                e.isn = seq
+                if e.stream.pristine { e.stream.start(at: seq &+ 1) }
+            } else if !e.sawSYN {
+                e.sawSYN = true
+                e.isn = seq
+                if e.stream.pristine { e.stream.start(at: seq &+ 1) }
+            }
+            if !ack && isOrig && handshake.synFrame == nil {
+                handshake.synFrame = frame
+                synNanos = p.timestamp.nanoseconds
+            }
+            if ack && !isOrig && handshake.synAckFrame == nil {
+                handshake.synAckFrame = frame
+                synAckNanos = p.timestamp.nanoseconds
+                if handshake.synFrame != nil {
+                    handshake.synToSynAck = Double(synAckNanos &- synNanos) / 1e9
+                }
+            }
+        } else if ack && isOrig && handshake.ackFrame == nil && handshake.synAckFrame != nil && !rst {
+            handshake.ackFrame = frame
+            handshake.synAckToAck = Double(p.timestamp.nanoseconds &- synAckNanos) / 1e9
+        }
+
+        let stateBefore = e.state
+        let peerBefore = peer.state
+        stateMachine(e: &e, peer: &peer, isOrig: isOrig, syn: syn, fin: fin, rst: rst, ack: ack, len: segLen,
+                     frame: frame, notes: &notes)
+        if stateBefore == .reset && segLen > 0 && !rst { notes.anomaly(.dataAfterReset, frame: frame) }
+        if (stateBefore == .reset || stateBefore == .closed) && (peerBefore == .reset || peerBefore == .closed) {
+            notes.anomaly(.packetAfterClose, frame: frame)
+        }
+
+        // Window this side advertises for the peer's data (segments with SYN carry an unscaled window).
+        if ack && !rst {
+            let scale: UInt32 = (e.offeredScale != 0xff && peer.offeredScale != 0xff) ? UInt32(e.offeredScale) : 0
+            e.lastWindow = syn ? UInt32(t.window) : UInt32(t.window) << scale
+            e.lastAck = t.ack
+            e.ackKnown = true
+        }
+
+        if rst {
+            e.resets &+= 1
+            if segLen > 0 { notes.anomaly(.resetWithData, frame: frame) }
+            var ev = ResetEvent(direction: direction, segment: rec, expectedSeq: nil, seqOffset: nil, inWindow: nil,
+                                handshakeComplete: handshake.synAckFrame != nil
+                                    && (peerBefore == .established || stateBefore == .established),
+                                deliveredForward: 0, deliveredReverse: 0)
+            if e.stream.started {
+                ev.expectedSeq = e.stream.nextSeq
+                ev.seqOffset = Int(Int32(bitPattern: seq &- e.stream.nextSeq))
+            }
+            if peer.ackKnown {
+                let w = max(peer.lastWindow, 1)
+                let inside = TCPSeq(seq).isIn(TCPSeq(peer.lastAck), TCPSeq(peer.lastAck &+ w))
+                ev.inWindow = inside
+                if !inside { notes.anomaly(.resetOutOfWindow, frame: frame) }
+            }
+            let mine = e.stream.nextOffset, theirs = peer.stream.nextOffset
+            ev.deliveredForward = isOrig ? mine : theirs
+            ev.deliveredReverse = isOrig ? theirs : mine
+            sink.tcpReset(flow, ev)
+        }
+        if fin { e.fins &+= 1 }
+
+        // Payload into the stream (RST payload is not stream data, RFC 9293 §3.5.3).
+        let dataSeq = syn ? seq &+ 1 : seq
+        if segLen > 0 && !rst {
+            if e.stream.started && e.stream.finOffset != .max
+                && e.stream.offset(of: dataSeq) >= Int64(bitPattern: e.stream.finOffset) {
+                notes.anomaly(.dataAfterFIN, frame: frame)
+            }
+            let src = SegmentSource(frame: frame, timestamp: p.timestamp, ttl: ip.ttl, ipID: ip.ipID)
+            e.stream.receive(seq: dataSeq, length: segLen, bytes: payload, source: src, direction: direction,
+                             flow: flow, notes: &notes, budget: &budget, limits: limits, sink: &sink)
+        } else if !e.stream.started && !rst && !syn {
+            e.stream.start(at: seq)
+        }
+        if fin && !rst {
+            e.stream.fin(seq: dataSeq &+ UInt32(truncatingIfNeeded: segLen), flow: flow, direction: direction,
+                         sink: &sink)
+        }
+        // The peer's stream: acknowledged bytes never seen are capture loss. ACKs on RSTs are not trusted (Zeek).
+        if ack && !rst {
+            peer.stream.acknowledged(t.ack, frame: frame, direction: direction.opposite, flow: flow, notes: &notes,
+                                     budget: &budget, limits: limits, sink: &sink)
+        }
+    }
+
+    /// Zeek's UpdateStateMachine (TCPSessionAdapter.cc), per endpoint state.
+    @inline(__always)
+    static func stateMachine(e: inout HalfState, peer: inout HalfState, isOrig: Bool, syn: Bool, fin: Bool, rst: Bool,
+                             ack: Bool, len: Int, frame: FrameNumber, notes: inout FlowNotes) {
+        switch e.state {
+        case .inactive:
+            if syn {
+                if isOrig {
+                    e.set(ack ? .synAckSent : .synSent)
+                } else {
+                    if !ack && peer.state == .synSent { notes.anomaly(.simultaneousOpen, frame: frame) }
+                    if peer.state == .synSent {
+                        peer.set(.established)
+                    } else if peer.state == .inactive {
+                        notes.anomaly(.unsolicitedSynAck, frame: frame)
+                    }
+                    e.set(.established)
+                }
+            }
+            if fin { e.set(.closed) }
+            if rst { e.set(.reset) }
+            if e.state == .inactive {
+                if !isOrig && len == 0 && peer.state == .synSent {
+                    // Some stacks ACK a SYN before their SYN-ACK: not a partial connection.
+                } else if ack && peer.state == .established {
+                    e.set(.established)
+                } else {
+                    e.set(.partial)
+                }
+            }
+        case .synSent, .synAckSent:
+            if fin { e.set(.closed) }
+            if rst {
+                e.set(.reset)
+            } else if len > 0 && !syn {
+                notes.anomaly(.dataBeforeEstablished, frame: frame)
+            }
+        case .established, .partial:
+            if syn && e.state == .partial && peer.state == .inactive && !ack { e.set(.synSent) }
+            if fin && !rst {
+                e.set(.closed)
+                if peer.state == .reset && peer.prevState == .closed { peer.set(.closed) }
+            }
+            if rst { e.set(.reset) }
+        case .closed:
+            if rst && peer.state != .closed { e.set(.reset) }
+        case .reset:
+            break
+        }
+    }
+
+    /// Zeek's `conn_state()` (scripts/base/protocols/conn/main.zeek).
+    var connState: ConnState {
+        if isTCP {
+            let os = fwd.state, rs = rev.state
+            if rs == .reset {
+                if os == .synSent || os == .synAckSent || (os == .reset && fwd.payloadBytes == 0
+                                                           && rev.payloadBytes == 0) { return .REJ }
+                return os.isInactive ? .RSTRH : .RSTR
+            }
+            if os == .reset {
+                if rs.isInactive { return notes.history.matchesRSTOS0 ? .RSTOS0 : .OTH }
+                return .RSTO
+            }
+            if rs == .closed && os == .closed { return .SF }
+            if os == .closed { return rs.isInactive ? .SH : .S2 }
+            if rs == .closed { return os.isInactive ? .SHR : .S3 }
+            if os == .synSent && rs == .inactive { return .S0 }
+            if os == .established && rs == .established { return .S1 }
+            return .OTH
+        }
+        if context.key.proto == .udp {
+            if fwd.packets > 0 { return rev.packets > 0 ? .SF : .S0 }
+            return rev.packets > 0 ? .SHR : .OTH
+        }
+        return .OTH
+    }
+
+    /// Ends both streams and builds the owned record.
+    mutating func close<S: FlowEventSink>(reason: CloseReason, limits: FlowLimits, budget: inout ReassemblyBudget,
+                                          sink: inout S) -> FlowRecord {
+        if isTCP {
+            fwd.stream.close(frame: lastFrame, direction: .forward, flow: context, notes: &notes, budget: &budget,
+                             limits: limits, sink: &sink)
+            rev.stream.close(frame: lastFrame, direction: .reverse, flow: context, notes: &notes, budget: &budget,
+                             limits: limits, sink: &sink)
+        }
+        budget.segmentRecords &-= fwd.log.held + rev.log.held
+        return FlowRecord(
+            id: context.id, key: context.key, originator: context.originator, responder: context.responder,
+            roleSource: context.roleSource, firstTimestamp: firstTimestamp,
+            lastTimestamp: Timestamp(nanoseconds: lastNanos, digits: lastDigits), firstFrame: firstFrame,
+            lastFrame: lastFrame, directions: [fwd.summary(), rev.summary()], connState: connState,
+            history: notes.history.string, anomalies: notes.anomalyCounts, handshake: handshake,
+            overlapConflicts: notes.conflicts, overlapConflictCount: notes.conflictCount, gaps: notes.gaps,
+            gapCount: notes.gapCount, closeReason: reason)
+    }
+}

@@ -1,1 +1,0 @@
-// KZFlow module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,109 @@
+import KZWire
+
+/// State of one TCP endpoint as Zeek's analyzer tracks it (`TCP_ENDPOINT_*`): coarser than RFC 9293 §3.3.2's state
+/// diagram because a passive observer sees both sides and may miss packets.
+public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
+    /// Nothing seen from this side.
+    case inactive
+    /// Sent a SYN without ACK.
+    case synSent
+    /// Sent a SYN-ACK as originator (or retransmitted SYN-ACK before the handshake completed).
+    case synAckSent
+    /// Seen without its SYN: the capture started mid-connection.
+    case partial
+    case established
+    /// Sent a FIN.
+    case closed
+    /// Sent a RST.
+    case reset
+
+    var isInactive: Bool { self == .inactive || self == .partial }
+}
+
+/// Everything kept about one direction of a flow (the packets one endpoint sent).
+@usableFromInline struct HalfState: Sendable {
+    var packets = 0
+    var payloadBytes = 0
+    var wireBytes = 0
+    var ipBytes = 0
+    var ttl = TTLRange()
+    var lastTTL: UInt8 = 0
+    var ipid = IPIDStats()
+    var log = SegmentLog()
+
+    // TCP endpoint
+    var state: TCPEndpointState = .inactive
+    var prevState: TCPEndpointState = .inactive
+    var sawSYN = false
+    var isn: UInt32 = 0
+    var seqInit = false
+    var maxSeqEnd: UInt32 = 0
+    /// Window scale offered in this side's SYN (0xff none), MSS offered.
+    var offeredScale: UInt8 = 0xff
+    var mss: UInt16 = 0
+    /// Last ACK number and scaled window this side advertised (RFC 9293 §3.10.7.4 RCV.NXT / RCV.WND as seen).
+    var ackKnown = false
+    var lastAck: UInt32 = 0
+    var lastWindow: UInt32 = 0
+    var zeroWindows = 0
+    var resets = 0
+    var fins = 0
+    var badChecksums = 0
+    var retransSegments = 0
+    var stream = StreamHalf()
+
+    @inline(__always) mutating func set(_ s: TCPEndpointState) {
+        prevState = state
+        state = s
+    }
+
+    /// Counts IP-level traits of one packet from this side.
+    @inline(__always) mutating func countIP(_ ip: IPSummary, wire: Int) {
+        packets &+= 1
+        wireBytes &+= wire
+        ipBytes &+= Int(ip.totalLength)
+        let t = ip.ttl
+        if t < ttl.min { ttl.min = t }
+        if t > ttl.max { ttl.max = t }
+        if packets > 1 && t != lastTTL { ttl.changes &+= 1 }
+        lastTTL = t
+        let id = ip.ipID
+        if ipid.count == 0 {
+            ipid.first = id
+        } else {
+            let modulus: UInt32 = ip.version == 4 ? 0x10000 : 0
+            let step: UInt32 = modulus != 0 ? (id &- ipid.last) & 0xffff : id &- ipid.last
+            let down = modulus != 0 ? step > 0x8000 : Int32(bitPattern: step) < 0
+            if down { ipid.decreases &+= 1 } else if step > ipid.maxStep { ipid.maxStep = step }
+        }
+        ipid.last = id
+        if id < ipid.min { ipid.min = id }
+        if id > ipid.max { ipid.max = id }
+        if id == 0 { ipid.zeros &+= 1 }
+        ipid.count &+= 1
+    }
+
+    func summary() -> DirectionSummary {
+        var d = DirectionSummary()
+        d.packets = packets
+        d.payloadBytes = payloadBytes
+        d.wireBytes = wireBytes
+        d.ipBytes = ipBytes
+        d.streamBytes = stream.nextOffset &- UInt64(stream.missedBytes)
+        d.retransmittedBytes = stream.retransmittedBytes
+        d.retransmittedSegments = retransSegments
+        d.missedBytes = stream.missedBytes
+        d.uncheckedOverlapBytes = stream.uncheckedBytes
+        d.ttl = ttl
+        d.ipID = ipid
+        d.windowScale = offeredScale == 0xff ? nil : offeredScale
+        d.mss = mss == 0 ? nil : mss
+        d.zeroWindows = zeroWindows
+        d.resets = resets
+        d.fins = fins
+        d.badChecksums = badChecksums
+        d.segments = log.records()
+        d.segmentsDropped = log.dropped
+        return d
+    }
+}

@@ -1,0 +1,146 @@
+import KZDetect
+import KZFlow
+import KZProtocols
+import KZWire
+
+/// What the application-layer parsers learned about one TCP flow. Parsers are chosen by content
+/// (`ProtocolSniffer`), ports only as a hint: HTTP on 8080, TLS on 8443 or on port 80, DNS on TCP 53.
+struct FlowAppState {
+    var app: AppProtocol?
+    var httpRequestParser: HTTPStreamParser?
+    var httpResponseParser: HTTPStreamParser?
+    var tlsClient: TLSStreamParser?
+    var tlsServer: TLSStreamParser?
+    var dnsFramers: [DNSOverTCPFramer] = []
+    var httpRequests: [HTTPRequest] = []
+    var httpResponses: [HTTPResponse] = []
+    var clientHello: TLSClientHello?
+    var serverHello: TLSServerHello?
+    var chain: TLSCertificateChain?
+    var alerts: [TLSAlert] = []
+    var anomalies: [ProtocolAnomaly] = []
+
+    mutating func start(_ app: AppProtocol) {
+        self.app = app
+        switch app {
+        case .http:
+            httpRequestParser = HTTPStreamParser(role: .request)
+            httpResponseParser = HTTPStreamParser(role: .response)
+        case .tls:
+            tlsClient = TLSStreamParser()
+            tlsServer = TLSStreamParser()
+        case .dns:
+            dnsFramers = [DNSOverTCPFramer(), DNSOverTCPFramer()]
+        default:
+            break
+        }
+    }
+
+    /// Feeds in-order stream bytes of one direction (forward = originator → responder).
+    mutating func feed(_ bytes: UnsafeRawBufferPointer, forward: Bool, frame: Int, dns: (DNSMessage, Bool, Int) -> Void) {
+        switch app {
+        case .http?:
+            if forward {
+                httpRequestParser?.feed(bytes, frame: frame)
+                drainHTTP(request: true)
+            } else {
+                httpResponseParser?.feed(bytes, frame: frame)
+                drainHTTP(request: false)
+            }
+        case .tls?:
+            if forward { tlsClient?.feed(bytes, frame: frame) } else { tlsServer?.feed(bytes, frame: frame) }
+            drainTLS()
+        case .dns?:
+            let i = forward ? 0 : 1
+            dnsFramers[i].feed(bytes, frame: frame)
+            while let m = dnsFramers[i].next() {
+                let r = DNSMessage.parse(m.message)
+                anomalies.append(contentsOf: r.anomalies)
+                if let msg = r.message { dns(msg, forward, m.lastFrame) }
+            }
+        default:
+            break
+        }
+    }
+
+    mutating func finish() {
+        httpRequestParser?.finish()
+        drainHTTP(request: true)
+        httpResponseParser?.finish()
+        drainHTTP(request: false)
+        tlsClient?.finish()
+        tlsServer?.finish()
+        drainTLS()
+    }
+
+    private mutating func drainHTTP(request: Bool) {
+        if request {
+            guard var p = httpRequestParser else { return }
+            let events = p.takeEvents()
+            httpRequestParser = p
+            for e in events {
+                switch e {
+                case .request(let r):
+                    httpRequests.append(r)
+                    httpResponseParser?.noteRequestMethod(r.method)
+                case .response(let r): httpResponses.append(r)
+                case .anomaly(let a): anomalies.append(a)
+                }
+            }
+        } else {
+            guard var p = httpResponseParser else { return }
+            let events = p.takeEvents()
+            httpResponseParser = p
+            for e in events {
+                switch e {
+                case .response(let r): httpResponses.append(r)
+                case .request(let r): httpRequests.append(r)
+                case .anomaly(let a): anomalies.append(a)
+                }
+            }
+        }
+    }
+
+    private mutating func drainTLS() {
+        for side in 0..<2 {
+            var events: [KZProtocols.TLSEvent] = []
+            if side == 0, var p = tlsClient { events = p.takeEvents(); tlsClient = p }
+            if side == 1, var p = tlsServer { events = p.takeEvents(); tlsServer = p }
+            for e in events {
+                switch e {
+                case .clientHello(let h): if clientHello == nil { clientHello = h }
+                case .serverHello(let h): if serverHello == nil { serverHello = h }
+                case .certificate(let c): if chain == nil { chain = c }
+                case .alert(let a): alerts.append(a)
+                case .anomaly(let a): anomalies.append(a)
+                default: break
+                }
+            }
+        }
+    }
+
+    /// The detector view of what was parsed.
+    func detectorHTTP() -> ([HTTPRequestEvent], [HTTPResponseEvent]) {
+        let reqs = httpRequests.map { HTTPRequestEvent(frame: $0.firstFrame, method: $0.method, target: $0.target, host: $0.host) }
+        let resps = httpResponses.filter { !$0.isInterim }.map { r in
+            HTTPResponseEvent(firstFrame: r.firstFrame, lastFrame: r.lastFrame, status: r.status,
+                              headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
+                              body: r.body.captured, bodySHA256: r.body.sha256, complete: r.complete)
+        }
+        return (reqs, resps)
+    }
+
+    func detectorTLS() -> KZDetect.TLSEvent? {
+        guard app == .tls || clientHello != nil else { return nil }
+        let certs = (chain?.certificates ?? []).map { c in
+            CertificateEvent(subject: c.subject ?? "", issuer: c.issuer ?? "", subjectCN: c.subjectCN, issuerCN: c.issuerCN,
+                             serialHex: c.serialHex ?? "", notBefore: c.notBefore ?? "", notAfter: c.notAfter ?? "",
+                             sans: c.sanDNSNames + c.sanIPAddresses, sha256: c.sha256, sha1: c.sha1,
+                             spkiSHA256: c.spkiSHA256 ?? "")
+        }
+        return KZDetect.TLSEvent(clientHelloFrame: clientHello?.firstFrame, sni: clientHello?.serverName,
+                                 serverHelloFrame: serverHello?.firstFrame, negotiatedVersion: serverHello?.negotiatedVersion,
+                                 certificateFrame: chain?.firstFrame, chain: certs, alertFrames: alerts.map(\.frame),
+                                 isTLS13: serverHello?.isTLS13 ?? false)
+    }
+}

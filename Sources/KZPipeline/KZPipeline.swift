@@ -1,1 +1,0 @@
-// KZPipeline module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,148 @@
+import Foundation
+import KZDetect
+import KZReport
+
+/// Ground truth written by the lab beside each capture (`truth.json`, schema `kzforensics.truth/1`).
+public struct Truth: Decodable, Sendable {
+    public struct CaptureRef: Decodable, Sendable { public var file: String; public var vantage: String? }
+    public struct Target: Decodable, Sendable, Hashable {
+        public var host: String?
+        public var sni: String?
+        public var qname: String?
+        public var ip: String?
+    }
+    public struct Censor: Decodable, Sendable {
+        public var hop: Int?
+        public var router: String?
+        public var style: String?
+        public var inject_ttl: Int?
+        public var first_trigger_ttl: Int?
+    }
+    public struct Interfered: Decodable, Sendable {
+        public var detector: String
+        public var capture: String
+        public var proto: String?
+        public var server: String?
+        public var target: Target?
+        public var injected_frames: [Int]?
+        public var min_confidence: String?
+    }
+    public struct Clean: Decodable, Sendable {
+        public var capture: String
+        public var proto: String?
+        public var server: String?
+        public var target: Target?
+    }
+    public struct Sweep: Decodable, Sendable {
+        public var blocked_target: String?
+        public var control_target: String?
+        public var first_trigger_ttl: Int?
+        public var censor_hop: Int?
+        public var router: String?
+        public var on_path: Bool?
+        public var verdict: String?
+    }
+    public var schema: String
+    public var scenario: String
+    public var description: String?
+    public var captures: [CaptureRef]
+    public var censor: Censor?
+    public var interfered: [Interfered]
+    public var clean: [Clean]
+    public var sweep: Sweep?
+}
+
+/// `kzforensics check DIR…`: analyses every capture that has a `truth.json` beside it and compares the report with the
+/// truth: every interfered flow found by its detector at the required confidence, no finding above `low` on a clean
+/// flow, and for sweeps the censor hop and router. One line per case, then `N passed, N failed`.
+public enum Regression {
+    public struct CaseResult: Sendable {
+        public var name: String
+        public var passed: Bool
+        public var problems: [String]
+        public var summary: String
+    }
+
+    public static func truthFiles(under dirs: [String]) -> [String] {
+        var out: [String] = []
+        let fm = FileManager.default
+        for d in dirs {
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: d, isDirectory: &isDir), !isDir.boolValue {
+                if d.hasSuffix("truth.json") { out.append(d) }
+                continue
+            }
+            guard let e = fm.enumerator(atPath: d) else { continue }
+            for case let rel as String in e where rel.hasSuffix("truth.json") { out.append(d + "/" + rel) }
+        }
+        return out.sorted()
+    }
+
+    public static func runCase(truthPath: String, options: AnalysisOptions) -> [CaseResult] {
+        let dir = (truthPath as NSString).deletingLastPathComponent
+        guard let data = FileManager.default.contents(atPath: truthPath) else {
+            return [CaseResult(name: truthPath, passed: false, problems: ["cannot read"], summary: "")]
+        }
+        let truth: Truth
+        do { truth = try JSONDecoder().decode(Truth.self, from: data) } catch {
+            return [CaseResult(name: truthPath, passed: false, problems: ["invalid truth file: \(error)"], summary: "")]
+        }
+        var results: [CaseResult] = []
+        for cap in truth.captures {
+            let path = dir + "/" + cap.file
+            let name = "\(truth.scenario)/\(cap.file)"
+            let outcome: AnalysisOutcome
+            do { outcome = try Analyzer.run(paths: [path], options: options) } catch {
+                results.append(CaseResult(name: name, passed: false, problems: ["\(error)"], summary: ""))
+                continue
+            }
+            results.append(judge(truth: truth, captureFile: cap.file, capturePath: path, report: outcome.report, name: name))
+        }
+        return results
+    }
+
+    static func rank(_ s: String?) -> Int { ["low": 0, "medium": 1, "high": 2][s ?? "low"] ?? 0 }
+
+    static func targetMatches(_ t: Truth.Target?, _ f: TargetRef?) -> Bool {
+        guard let t else { return true }
+        func eq(_ a: String?, _ b: String?) -> Bool { a == nil || a?.lowercased() == b?.lowercased() }
+        return eq(t.host, f?.host) && eq(t.sni, f?.sni) && eq(t.qname, f?.qname) && eq(t.ip, f?.ip)
+    }
+
+    static func judge(truth: Truth, captureFile: String, capturePath: String, report: Report, name: String) -> CaseResult {
+        var problems: [String] = []
+        let findings = report.findings
+        for want in truth.interfered where want.capture == captureFile {
+            let hit = findings.first { f in
+                f.detector == want.detector && rank(f.confidence) >= rank(want.min_confidence)
+                    && (want.server == nil || f.flow?.server == want.server || f.target?.ip.map { want.server!.hasPrefix($0 + ":") } == true)
+            }
+            if hit == nil {
+                let near = findings.filter { $0.detector == want.detector }.map { "\($0.id) \($0.confidence) \($0.flow?.server ?? "-")" }
+                problems.append("missing \(want.detector) ≥\(want.min_confidence ?? "low") on \(want.server ?? "?")"
+                                + (near.isEmpty ? "" : " (have: \(near.joined(separator: "; ")))"))
+            }
+        }
+        for c in truth.clean where c.capture == captureFile {
+            for f in findings where rank(f.confidence) > 0 && (c.server == nil || f.flow?.server == c.server) {
+                guard let t = c.target, f.target != nil, targetMatches(t, f.target) else { continue }
+                problems.append("false positive \(f.id) \(f.detector) \(f.confidence) on clean \(c.server ?? "") \(t.host ?? t.sni ?? t.qname ?? "")")
+            }
+        }
+        if truth.interfered.filter({ $0.capture == captureFile }).isEmpty {
+            for f in findings where rank(f.confidence) > 0 {
+                let expected = truth.interfered.contains { $0.detector == f.detector }
+                if !expected { problems.append("unexpected \(f.id) \(f.detector) \(f.confidence): \(f.summary)") }
+            }
+        }
+        if let sw = truth.sweep, let hop = sw.censor_hop, captureFile.hasPrefix("client") {
+            let censors = report.paths.compactMap(\.censor)
+            if !censors.contains(where: { $0.index == hop && (sw.router == nil || $0.router == sw.router) }) {
+                let got = censors.map { "hop \($0.index.map(String.init) ?? "?") \($0.router ?? "*") \($0.verdict)" }
+                problems.append("sweep: expected censor at hop \(hop) router \(sw.router ?? "*"), got \(got.isEmpty ? "none" : got.joined(separator: "; "))")
+            }
+        }
+        let summary = "\(findings.count) findings" + (findings.isEmpty ? "" : " (" + Set(findings.map(\.detector)).sorted().joined(separator: ", ") + ")")
+        return CaseResult(name: name, passed: problems.isEmpty, problems: problems, summary: summary)
+    }
+}

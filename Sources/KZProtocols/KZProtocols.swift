@@ -1,1 +1,0 @@
-// KZProtocols module. See Package.swift for its place in the pipeline.

@@ -1,1 +1,0 @@
-// KZReport module. See Package.swift for its place in the pipeline.

@@ -1,1 +1,0 @@
-// KZSignatures module. See Package.swift for its place in the pipeline.

@@ -1,0 +1,267 @@
+import Foundation
+
+extension SignatureDatabase {
+    // MARK: - HTTP block pages
+
+    /// Matches one HTTP response against `http/blockpage-patterns.csv` and `http/blockpage-sha256.csv`.
+    ///
+    /// - Parameters:
+    ///   - body: the entity body after transfer decoding (chunked) and content decoding (gzip/deflate). Patterns
+    ///     `full`/`prefix`/`contains` compare UTF-8 bytes exactly (case-sensitive, as OONI does); `regexp` runs on the
+    ///     body decoded as UTF-8 with invalid sequences replaced by U+FFFD, `.` matching line breaks.
+    ///   - headers: header fields in wire order; names compare case-insensitively, values are compared after removing
+    ///     surrounding SP/HTAB (RFC 9110 §5.5). A header pattern matches if any header of that name matches.
+    ///   - status: the status code, for `location_found=status` rows; nil skips them.
+    /// - Returns: every matching row, sorted (kind, id, location). Rows of scope `fp` are included: a detector should
+    ///   treat their presence as "known non-censorship page" (see `SignatureMatch.isFalsePositiveMarker`).
+    public func matchBlockPage(body: [UInt8], headers: [(name: String, value: String)], status: Int?)
+        -> [SignatureMatch] {
+        var out: [SignatureMatch] = []
+        var bodyText: String?
+        let loweredHeaders = headers.map { (name: $0.name.lowercased(), value: $0.value.trimmingASCIISpaces()) }
+
+        for row in blockPagePatterns {
+            let matched: Bool
+            switch row.location {
+            case .body:
+                if row.patternType == .regexp {
+                    if bodyText == nil { bodyText = String(decoding: body, as: UTF8.self) }
+                    matched = compiledRegexps[row.name]?.matches(bodyText ?? "") ?? false
+                } else {
+                    matched = Self.bytesMatch(body, pattern: patternBytes[row.name] ?? [], type: row.patternType)
+                }
+            case .header(let name):
+                matched = loweredHeaders.contains { header in
+                    header.name == name && textMatches(header.value, row: row)
+                }
+            case .status:
+                guard let status else { continue }
+                matched = textMatches(String(status), row: row)
+            }
+            if matched {
+                out.append(SignatureMatch(
+                    id: row.name, rev: row.rev, kind: .blockPagePattern, location: row.location.description,
+                    pattern: row.pattern, source: row.source, scope: row.scope, countries: row.expectedCountries,
+                    notes: row.notes, origin: row.origin))
+            }
+        }
+
+        for (normalization, table) in hashesByNormalization.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            let digest = SHA256.hexDigest(normalization.apply(body))
+            for row in table[digest] ?? [] {
+                out.append(SignatureMatch(
+                    id: row.id, rev: row.rev, kind: .blockPageHash, location: "body.sha256[\(normalization.rawValue)]",
+                    pattern: row.sha256, source: row.source, scope: row.scope, countries: row.expectedCountries,
+                    notes: row.notes, origin: row.origin))
+            }
+        }
+        return out.sorted()
+    }
+
+    private func textMatches(_ value: String, row: BlockPagePatternRow) -> Bool {
+        if row.patternType == .regexp { return compiledRegexps[row.name]?.matches(value) ?? false }
+        return Self.bytesMatch(Array(value.utf8), pattern: patternBytes[row.name] ?? Array(row.pattern.utf8),
+                               type: row.patternType)
+    }
+
+    /// `full`, `prefix` or `contains` on bytes (`regexp` is handled by the caller and returns false here).
+    static func bytesMatch(_ target: [UInt8], pattern: [UInt8], type: PatternType) -> Bool {
+        switch type {
+        case .full: return target == pattern
+        case .prefix: return target.starts(with: pattern)
+        case .contains: return ByteSearch.contains(target, pattern)
+        case .regexp: return false
+        }
+    }
+
+    // MARK: - Block hosts
+
+    /// Matches a host (from a `Location` header, meta refresh or iframe URL) against `http/block-hosts.csv`.
+    /// The host is compared lower-cased without a trailing dot; IP literals (IPv6 with or without brackets) compare by
+    /// value. A port is not accepted here: use `SignatureDatabase.host(fromURL:)` to extract the host first.
+    /// Returns the first match by id, or nil.
+    public func matchBlockHost(_ host: String) -> SignatureMatch? {
+        let key: String
+        if let ip = IPAddressValue(host) {
+            key = BlockHostRow.canonicalIP(ip)
+        } else {
+            key = DNSName.normalize(host)
+        }
+        guard !key.isEmpty else { return nil }
+        for row in blockHosts {
+            let hit = switch row.match {
+            case .exact: key == row.host
+            case .suffix: key == row.host || key.hasSuffix("." + row.host)
+            }
+            if hit {
+                return SignatureMatch(
+                    id: row.id, rev: row.rev, kind: .blockHost, location: "host", pattern: row.host,
+                    source: row.source, scope: row.scope, countries: row.country.isEmpty ? [] : [row.country],
+                    notes: row.notes, origin: row.origin)
+            }
+        }
+        return nil
+    }
+
+    /// The host of an absolute URL (`http://user@Host.Example:8080/x` → `host.example`, `http://[2001:db8::1]/` →
+    /// `2001:db8::1`), or of a scheme-relative one (`//host/path`). Nil for relative references and malformed input.
+    public static func host(fromURL url: String) -> String? {
+        var rest = Substring(url.trimmingASCIISpaces())
+        if let schemeEnd = rest.range(of: "://") {
+            let scheme = rest[rest.startIndex..<schemeEnd.lowerBound]
+            guard !scheme.isEmpty, scheme.utf8.allSatisfy({ ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A)
+                || ($0 >= 0x30 && $0 <= 0x39) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") })
+            else { return nil }
+            rest = rest[schemeEnd.upperBound...]
+        } else if rest.hasPrefix("//") {
+            rest = rest.dropFirst(2)
+        } else {
+            return nil
+        }
+        // authority ends at the first / ? #
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        var hostPort = authority
+        if let at = authority.lastIndex(of: "@") { hostPort = authority[authority.index(after: at)...] }
+        if hostPort.hasPrefix("[") {
+            guard let close = hostPort.firstIndex(of: "]") else { return nil }
+            let inner = hostPort[hostPort.index(after: hostPort.startIndex)..<close]
+            return inner.isEmpty ? nil : String(inner).lowercased()
+        }
+        let host = hostPort.prefix { $0 != ":" }
+        return host.isEmpty ? nil : DNSName.normalize(String(host))
+    }
+
+    // MARK: - DNS
+
+    /// Matches one DNS answer (an A/AAAA address in text form, or a CNAME target name) against
+    /// `dns/poisoned-answers.csv`. Addresses compare by value (so `::ffff:a` spellings and IPv6 zero compression do
+    /// not matter); names compare lower-cased without a trailing dot. Returns the first match by id, or nil.
+    public func matchPoisonedDNS(address: String) -> SignatureMatch? {
+        let ip = IPAddressValue(address)
+        let name = DNSName.normalize(address)
+        for row in poisonedDNS {
+            let hit: Bool
+            switch row.patternType {
+            case .full:
+                if let rowIP = row.address { hit = ip == rowIP } else { hit = ip == nil && name == row.pattern }
+            case .prefix:
+                hit = name.hasPrefix(row.pattern)
+            case .contains:
+                hit = name.contains(row.pattern)
+            case .regexp:
+                hit = compiledRegexps["dns:" + row.name]?.matches(name) ?? false
+            }
+            if hit {
+                return SignatureMatch(
+                    id: row.name, rev: row.rev, kind: .poisonedDNS, location: "dns", pattern: row.pattern,
+                    source: row.source, scope: row.scope, countries: row.expectedCountries, notes: row.notes,
+                    origin: row.origin)
+            }
+        }
+        return nil
+    }
+
+    // MARK: - TLS
+
+    /// Matches one certificate against `tls/interception-cas.csv`.
+    ///
+    /// - Parameters:
+    ///   - issuerDN: the issuer distinguished name as printed by any common tool (see `DistinguishedName`).
+    ///   - issuerCN: the issuer CN if the caller has it decoded; when nil it is taken from `issuerDN`.
+    ///   - certSHA256, certSHA1, spkiSHA256: fingerprints of *this* certificate, hex in any case, `:` separators
+    ///     allowed; nil when unknown.
+    /// - Returns: every matching row, sorted by id. Call it for each certificate of the chain: a leaf forged by the
+    ///   Kazakh intermediates matches on its issuer; the intermediates and roots match on their own fingerprints.
+    public func matchInterceptionCA(issuerDN: String, issuerCN: String?, certSHA256: String?, certSHA1: String?,
+                                    spkiSHA256: String?) -> [SignatureMatch] {
+        let dn = DistinguishedName(parsing: issuerDN)
+        let cn = (issuerCN ?? dn.commonName)?.trimmingASCIISpaces().lowercased()
+        let sha256 = certSHA256.flatMap(Hex.canonicalFingerprint)
+        let sha1 = certSHA1.flatMap(Hex.canonicalFingerprint)
+        let spki = spkiSHA256.flatMap(Hex.canonicalFingerprint)
+        var out: [SignatureMatch] = []
+        for row in interceptionCAs {
+            let location: String?
+            switch row.matchOn {
+            case .issuerDNContains:
+                location = !row.assertions.isEmpty && dn.containsAll(row.assertions) ? "issuer_dn" : nil
+            case .issuerCN:
+                location = cn != nil && cn == row.pattern.trimmingASCIISpaces().lowercased() ? "issuer_cn" : nil
+            case .certSHA256:
+                location = sha256 != nil && sha256 == row.fingerprint ? "cert_sha256" : nil
+            case .certSHA1:
+                location = sha1 != nil && sha1 == row.fingerprint ? "cert_sha1" : nil
+            case .spkiSHA256:
+                location = spki != nil && spki == row.fingerprint ? "spki_sha256" : nil
+            }
+            if let location {
+                out.append(SignatureMatch(
+                    id: row.id, rev: row.rev, kind: .interceptionCA, location: location, pattern: row.pattern,
+                    source: row.source, scope: row.scope, countries: row.country.isEmpty ? [] : [row.country],
+                    notes: row.notes, origin: row.origin))
+            }
+        }
+        return out.sorted()
+    }
+
+    // MARK: - AS, bogons, TTL
+
+    /// The Kazakh operator row for an AS number, or nil when the AS is not in `asn/kz-operators.csv`.
+    public func operatorForASN(_ asn: UInt32) -> OperatorRow? { operatorsByASN[asn] }
+
+    /// The most specific (longest-prefix) bogon row containing the IPv4 address (host byte order value of the
+    /// dotted quad), or nil.
+    public func bogon(forIPv4 address: UInt32) -> BogonRow? {
+        bogonsV4ByLength.first { $0.prefix.contains(ipv4: address) }
+    }
+
+    /// The most specific bogon row containing the IPv6 address given as (high 64 bits, low 64 bits), or nil.
+    public func bogon(forIPv6 address: (UInt64, UInt64)) -> BogonRow? {
+        bogonsV6ByLength.first { $0.prefix.contains(ipv6: address) }
+    }
+
+    /// Label of the longest matching IPv4 bogon prefix (`private`, `shared-cgnat`, …), or nil for a public address.
+    public func bogonLabel(forIPv4 address: UInt32) -> String? { bogon(forIPv4: address)?.label }
+
+    /// Label of the longest matching IPv6 bogon prefix, or nil for a public address.
+    public func bogonLabel(forIPv6 address: (UInt64, UInt64)) -> String? { bogon(forIPv6: address)?.label }
+
+    /// Label for an address in text form (IPv4 or IPv6), or nil when public or unparsable.
+    public func bogonLabel(for address: String) -> String? {
+        switch IPAddressValue(address) {
+        case .v4(let v)?: bogonLabel(forIPv4: v)
+        case .v6(let h, let l)?: bogonLabel(forIPv6: (h, l))
+        case nil: nil
+        }
+    }
+
+    /// The initial TTL a packet most likely started with: the smallest `initial-ttls.csv` value ≥ `observed`
+    /// (p0f `guess_dist`). Nil if the table is empty. Hop distance is `initial - observed`.
+    public func initialTTL(forObserved observed: UInt8) -> UInt8? {
+        initialTTLs.first { $0.ttl >= observed }?.ttl
+    }
+}
+
+/// Substring search on bytes.
+enum ByteSearch {
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        if needle.isEmpty { return true }
+        if needle.count > haystack.count { return false }
+        return haystack.withUnsafeBufferPointer { h in
+            needle.withUnsafeBufferPointer { n in
+                let first = n[0]
+                let last = h.count - n.count
+                var i = 0
+                while i <= last {
+                    if h[i] == first {
+                        var j = 1
+                        while j < n.count && h[i + j] == n[j] { j += 1 }
+                        if j == n.count { return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import ArgumentParser
+import KZPipeline
+
+struct CheckCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Regression mode: analyse every capture that has a truth.json beside it and compare with the truth.",
+        discussion: """
+        A case passes when every interfered flow of the truth is found by its detector at the required confidence,
+        no clean flow gets a finding above low, and for TTL sweeps the censor hop and router are named.
+        Prints one line per case and closes with 'N passed, N failed'; exit status 1 on any failure.
+        Example:
+          kzforensics check Fixtures/
+        """
+    )
+    @Argument(help: "Directories (or truth.json files) to walk.") var paths: [String]
+    @Flag(help: "Print the problems of passing cases' neighbours too (verbose).") var verbose = false
+
+    func run() throws {
+        let truths = Regression.truthFiles(under: paths)
+        var passed = 0, failed = 0
+        for t in truths {
+            for r in Regression.runCase(truthPath: t, options: AnalysisOptions()) {
+                if r.passed {
+                    passed += 1
+                    StdStream.out.write("PASS \(r.name): \(r.summary)\n")
+                } else {
+                    failed += 1
+                    StdStream.out.write("FAIL \(r.name): \(r.summary)\n")
+                    for p in r.problems { StdStream.out.write("     - \(p)\n") }
+                }
+            }
+        }
+        if truths.isEmpty { StdStream.err.write("kzforensics: no truth.json found under \(paths.joined(separator: " "))\n") }
+        StdStream.out.write("\(passed) passed, \(failed) failed\n")
+        if failed > 0 || truths.isEmpty { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Builds kzforensics and runs the main job on a capture shipped in Fixtures/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/setup.sh
+[ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
+swift build -c release --product kzforensics 2>&1 | tail -1
+capture=${1:-Fixtures/captures/lab/http_rst_inpath/client.pcap}
+.build/release/kzforensics analyze "$capture"
