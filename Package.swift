@@ -58,6 +58,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
 
+        // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer,address -DKZ_FUZZ).
+        .executableTarget(name: "KZFuzz", dependencies: ["KZCapture", "KZWire", "KZFlow", "KZProtocols"]),
+
         .testTarget(name: "KZWireTests", dependencies: ["KZWire", "KZCapture"]),
         .testTarget(name: "KZCaptureTests", dependencies: ["KZCapture", "KZWire"]),
         .testTarget(name: "KZFlowTests", dependencies: ["KZFlow", "KZWire", "KZCapture"]),

@@ -69,6 +69,32 @@ public struct IPSummary: Sendable, Hashable {
     /// How many IP headers enclosed this one (IP-in-IP, 6in4, GRE).
     public var tunnelDepth: UInt8
     public var flowLabel: UInt32
+
+    public init(version: UInt8, src: IPAddress, dst: IPAddress, ttl: UInt8, ipID: UInt32, df: Bool, moreFragments: Bool,
+                fragmentOffset: UInt16, isFragment: Bool, hasFragmentHeader: Bool, proto: IPProtocol, tos: UInt8,
+                totalLength: UInt16, headerLength: UInt16, headerChecksum: ChecksumStatus, hasOptions: Bool,
+                recordRouteCount: UInt8, headerOffset: Int, tunnelDepth: UInt8, flowLabel: UInt32) {
+        self.version = version
+        self.src = src
+        self.dst = dst
+        self.ttl = ttl
+        self.ipID = ipID
+        self.df = df
+        self.moreFragments = moreFragments
+        self.fragmentOffset = fragmentOffset
+        self.isFragment = isFragment
+        self.hasFragmentHeader = hasFragmentHeader
+        self.proto = proto
+        self.tos = tos
+        self.totalLength = totalLength
+        self.headerLength = headerLength
+        self.headerChecksum = headerChecksum
+        self.hasOptions = hasOptions
+        self.recordRouteCount = recordRouteCount
+        self.headerOffset = headerOffset
+        self.tunnelDepth = tunnelDepth
+        self.flowLabel = flowLabel
+    }
 }
 
 /// TCP flags (RFC 9293 §3.1, RFC 3168 for ECE/CWR).
@@ -123,6 +149,20 @@ public struct TCPSummary: Sendable, Hashable {
     public var urgentPointer: UInt16
     public var options: TCPOptionsSummary
     public var checksum: ChecksumStatus
+
+    public init(srcPort: UInt16, dstPort: UInt16, seq: UInt32, ack: UInt32, flags: TCPFlags, window: UInt16,
+                headerLength: UInt8, urgentPointer: UInt16, options: TCPOptionsSummary, checksum: ChecksumStatus) {
+        self.srcPort = srcPort
+        self.dstPort = dstPort
+        self.seq = seq
+        self.ack = ack
+        self.flags = flags
+        self.window = window
+        self.headerLength = headerLength
+        self.urgentPointer = urgentPointer
+        self.options = options
+        self.checksum = checksum
+    }
 }
 
 public struct UDPSummary: Sendable, Hashable {
