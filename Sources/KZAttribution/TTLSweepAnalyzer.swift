@@ -85,7 +85,12 @@ public enum TTLSweepAnalyzer {
     public struct Options: Sendable {
         /// A sweep without a terminating response is complete only if it reached this TTL (CenTrace sweeps to 63).
         public var completeSweepTTL: Int = 63
-        public init(completeSweepTTL: Int = 63) { self.completeSweepTTL = completeSweepTTL }
+        /// A silent test sweep is complete when it reached the control's terminating TTL plus this margin.
+        public var silentMargin: Int = 1
+        public init(completeSweepTTL: Int = 63, silentMargin: Int = 1) {
+            self.completeSweepTTL = completeSweepTTL
+            self.silentMargin = silentMargin
+        }
     }
 
     public static func compare(test: TTLSweep, control: TTLSweep, options: Options = Options()) -> SweepAnalysis {
@@ -98,7 +103,15 @@ public enum TTLSweepAnalyzer {
                               censorHop: nil, censorRouter: nil,
                               middlebox: nil, middleboxBefore: nil, middleboxAfter: nil, onPath: false,
                               ambiguous: false, note: "", evidenceFrames: [], path: mergedPath(control, test))
-        func early(_ s: TTLSweep) -> Bool { s.probes.isEmpty || (s.firstTerminatingTTL == nil && s.maxTTL < options.completeSweepTTL) }
+        // A sweep with no terminating response is complete when it reached `completeSweepTTL` (CenTrace's 63), or — for
+        // the test — when it went past the TTL at which the control reached its terminating answer (the server), so
+        // short sweeps with a silent drop still count.
+        func early(_ s: TTLSweep) -> Bool {
+            if s.probes.isEmpty { return true }
+            if s.firstTerminatingTTL != nil || s.maxTTL >= options.completeSweepTTL { return false }
+            if s == test, let ct = ctrlTerm, test.maxTTL >= ct + options.silentMargin { return false }
+            return true
+        }
         if early(test) || early(control) {
             r.verdict = .probeTerminatedEarly
             let which = [early(test) ? "test" : nil, early(control) ? "control" : nil].compactMap { $0 }

@@ -108,6 +108,16 @@ enum SweepSynth {
         #expect(r.testTerminatingTTL == 5 && r.middlebox == IPAddress("198.51.100.6") && r.ambiguous)
     }
 
+    @Test func shortSilentSweepIsCompleteWhenItPassedTheControlsServerHop() throws {
+        let c = try #require(SweepSynth.control(hops: 6, maxTTL: 7))
+        let silent = try #require(SweepSynth.test(maxTTL: 7) { $0 < 4 ? [.timeExceeded] : [.silence] })
+        let r = TTLSweepAnalyzer.compare(test: silent, control: c)          // default options: CenTrace's 63
+        #expect(r.verdict == .canIdentifyServer && r.censorHop == 4 && r.middlebox == IPAddress("198.51.100.4"))
+        #expect(r.note.contains("timed out"))
+        let stopped = try #require(SweepSynth.test(maxTTL: 6) { $0 < 4 ? [.timeExceeded] : [.silence] })
+        #expect(TTLSweepAnalyzer.compare(test: stopped, control: c).verdict == .probeTerminatedEarly)
+    }
+
     @Test func endpointFirewallAndNoObservedCensorship() throws {
         let c = try #require(SweepSynth.control(hops: 8, maxTTL: 12))
         let same = try #require(SweepSynth.test(maxTTL: 12) { $0 < 8 ? [.timeExceeded] : [.ack] })
