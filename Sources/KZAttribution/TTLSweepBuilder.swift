@@ -13,9 +13,9 @@ public enum TTLSweepBuilder {
     struct SweepKey: Hashable { var client: IPAddress; var server: IPAddress; var sport: UInt16; var req: String? }
 
     /// All sweeps in `packets`, sorted by (server, port, client, request key). Connections whose request has a TTL
-    /// above `maxProbeTTL` are ordinary traffic, not probes.
+    /// above `maxProbeTTL` are ordinary traffic, not probes; so are groups with fewer than `minDistinctTTLs` TTLs.
     public static func sweeps(packets: [DecodedPacket], bytes: some FrameBytesProvider,
-                              maxProbeTTL: Int = 63) -> [TTLSweep]
+                              maxProbeTTL: Int = 63, minDistinctTTLs: Int = 3) -> [TTLSweep]
     {
         // 1. Orient connections: the SYN sender is the client; else the lower port is the server.
         var orient: [ConnKey: Bool] = [:]   // key (a→b as seen in first packet ordering) → exists
@@ -132,7 +132,10 @@ public enum TTLSweepBuilder {
             for f in list.sorted(by: { $0.firstFrame < $1.firstFrame }) where byTTL[f.probe.ttl] == nil {
                 byTTL[f.probe.ttl] = f.probe
             }
-            guard let lo = byTTL.keys.min(), let hi = byTTL.keys.max(), let first = byTTL[lo] else { continue }
+            // A sweep steps through TTLs; connections that all arrive with one TTL (a capture away from the client) are
+            // ordinary traffic.
+            guard byTTL.count >= minDistinctTTLs, let lo = byTTL.keys.min(), let hi = byTTL.keys.max(),
+                  let first = byTTL[lo] else { continue }
             // CenTrace's convention: consecutive TTLs use consecutive source ports, so a missing TTL's connection is
             // found at the expected port; with only its SYN it is a handshake timeout.
             for ttl in lo...hi where byTTL[ttl] == nil {

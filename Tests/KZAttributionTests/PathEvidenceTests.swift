@@ -48,6 +48,22 @@ import Testing
         #expect(renderPathLine(report) == "capture > 1 198.51.100.1 > 2 198.51.100.2 > 3 198.51.100.3 > server 203.0.113.9")
     }
 
+    @Test func ordinaryTrafficIsNeitherSweepNorTraceroute() throws {
+        // A late DNS answer (received with TTL 59) that this host rejects with a port unreachable: not a traceroute.
+        let answer = Raw.ipv4("10.77.9.53", Self.me, ttl: 59, id: 4, proto: 17, payload: Raw.udp(53, 40000, payload: [1, 2, 3]))
+        let unreach = Raw.ipv4(Self.me, "10.77.9.53", ttl: 64, proto: 1, payload: Raw.icmpError(type: 3, code: 3, quoting: answer))
+        // Requests all arriving with TTL 59 (a server-side capture): not a sweep.
+        var frames = [answer, unreach]
+        for i in 0..<4 {
+            frames.append(Raw.ipv4(Self.me, Self.dst, ttl: 59, id: 10 + i, proto: 6,
+                                   payload: Raw.tcp(41000 + i, 80, seq: 1, flags: 0x18, payload: Array("GET / HTTP/1.1\r\nHost: a\r\n\r\n".utf8))))
+        }
+        let (p, b) = Raw.decode(frames)
+        #expect(PathEvidence.traceroutes(packets: p).isEmpty)
+        #expect(TTLSweepBuilder.sweeps(packets: p, bytes: b).isEmpty)
+        #expect(TTLSweepBuilder.sweeps(packets: p, bytes: b, minDistinctTTLs: 1).count == 1)
+    }
+
     @Test func recordRouteInOwnHeaderAndInQuote() throws {
         // RR option: type 7, length 15 (3 slots), pointer 12 → two addresses recorded.
         let rr: [UInt8] = [7, 15, 12] + Raw.addr("198.51.100.1") + Raw.addr("198.51.100.2") + [0, 0, 0, 0] + [0]
@@ -96,7 +112,7 @@ import Testing
     @Test func requestKeysFromHTTPAndTLS() throws {
         let (p, b) = Raw.decode([Raw.ipv4(Self.me, Self.dst, ttl: 3, proto: 6,
             payload: Raw.tcp(40000, 80, seq: 1, flags: 0x18, payload: Array("GET / HTTP/1.1\r\nUser-Agent: x\r\nHOST: Example.KZ:8080\r\n\r\n".utf8)))])
-        let s = TTLSweepBuilder.sweeps(packets: p, bytes: b)
+        let s = TTLSweepBuilder.sweeps(packets: p, bytes: b, minDistinctTTLs: 1)
         #expect(s.first?.requestKey == "example.kz")
         // A minimal TLS ClientHello with SNI "kz.example".
         let name = Array("kz.example".utf8)
@@ -106,11 +122,11 @@ import Testing
         let hs: [UInt8] = [1, 0] + Raw.be16(body.count) + body
         let rec: [UInt8] = [0x16, 3, 1] + Raw.be16(hs.count) + hs
         let (p2, b2) = Raw.decode([Raw.ipv4(Self.me, Self.dst, ttl: 3, proto: 6, payload: Raw.tcp(40000, 443, seq: 1, flags: 0x18, payload: rec))])
-        #expect(TTLSweepBuilder.sweeps(packets: p2, bytes: b2).first?.requestKey == "kz.example")
+        #expect(TTLSweepBuilder.sweeps(packets: p2, bytes: b2, minDistinctTTLs: 1).first?.requestKey == "kz.example")
         // Every truncated prefix of the ClientHello: no trap, and never a wrong name.
         for n in 0..<rec.count {
             let (p3, b3) = Raw.decode([Raw.ipv4(Self.me, Self.dst, ttl: 3, proto: 6, payload: Raw.tcp(40000, 443, seq: 1, flags: 0x18, payload: Array(rec.prefix(n))))])
-            let k = TTLSweepBuilder.sweeps(packets: p3, bytes: b3).first?.requestKey
+            let k = TTLSweepBuilder.sweeps(packets: p3, bytes: b3, minDistinctTTLs: 1).first?.requestKey
             #expect(k == nil || k == "kz.example")
         }
     }
