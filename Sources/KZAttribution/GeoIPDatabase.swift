@@ -39,6 +39,9 @@ public final class GeoIPDatabase: @unchecked Sendable {
 
     public init(path: String) throws(IPMetadataError) {
         guard access(path, R_OK) == 0 else { throw .notFound(path) }
+        // libGeoIP takes any file as a country database when it finds no structure marker (three 0xFF bytes near the
+        // end, then the edition); check for the marker so a wrong file is refused instead of answering garbage.
+        guard Self.hasStructureMarker(path) else { throw .unreadable(path) }
         let flags = Int32(GEOIP_MEMORY_CACHE.rawValue) | Int32(GEOIP_SILENCE.rawValue)
         guard let h = GeoIP_open(path, flags) else { throw .unreadable(path) }
         handle = h
@@ -52,6 +55,24 @@ public final class GeoIPDatabase: @unchecked Sendable {
         }
     }
     deinit { GeoIP_delete(handle) }
+
+    static func hasStructureMarker(_ path: String) -> Bool {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        let n = Int(min(size, 64))
+        guard n >= 4, lseek(fd, off_t(size) - off_t(n), SEEK_SET) >= 0 else { return false }
+        var buf = [UInt8](repeating: 0, count: n)
+        let got = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, n) }
+        guard got == n else { return false }
+        // libGeoIP scans back at most 20 positions from end−3.
+        for start in stride(from: n - 3, through: max(0, n - 3 - 20), by: -1)
+        where buf[start] == 0xff && buf[start + 1] == 0xff && buf[start + 2] == 0xff {
+            return true
+        }
+        return false
+    }
 
     public var isV6: Bool { edition == Edition.countryV6.rawValue || edition == Edition.asnumV6.rawValue }
     public var isCountry: Bool { edition == Edition.country.rawValue || edition == Edition.countryV6.rawValue }

@@ -177,6 +177,12 @@ public struct IPMetadata: Sendable, Hashable, Codable {
     /// Name from the operator table (e.g. the Kazakh operators in Signatures/) when the AS is in it.
     public var operatorName: String?
 
+    public init(address: String, country: String? = nil, asn: UInt32? = nil, asName: String? = nil,
+                rangeLabel: String? = nil, rangeNote: String? = nil, operatorName: String? = nil) {
+        self.address = address; self.country = country; self.asn = asn; self.asName = asName
+        self.rangeLabel = rangeLabel; self.rangeNote = rangeNote; self.operatorName = operatorName
+    }
+
     enum CodingKeys: String, CodingKey {
         case address, country, asn, asName = "as_name", rangeLabel = "range", rangeNote = "range_note",
              operatorName = "operator"

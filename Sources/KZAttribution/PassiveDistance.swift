@@ -112,7 +112,7 @@ public struct InjectorHopEstimate: Sendable, Hashable {
         } else if let p = peerTTL, p == injectedTTL {
             est.copying = .copiesPeer
             est.trusted = false
-            notes.append("forged TTL \(injectedTTL) equals the peer's TTL: injector imitates the peer or is the peer; distance unknown")
+            notes.append("forged TTL \(injectedTTL) equals the peer's TTL: injector imitates the peer or is the peer; distance unknown (if the peer itself is the interceptor, e.g. a TLS proxy, it sits at hop \(index))")
         }
         if est.trusted, d > 40 {
             est.trusted = false

@@ -104,7 +104,7 @@ public enum PathEvidence {
 
     /// Traceroute paths in `packets`, one per (source, destination), sorted. A hop needs both the outgoing probe
     /// (for its TTL) and the ICMP answer quoting it; answers whose probe was not captured are left out. Only probes
-    /// sent with TTL ≤ `maxProbeTTL` count.
+    /// sent with TTL ≤ `maxProbeTTL` count, and a path needs at least one router answering time-exceeded.
     public static func traceroutes(packets: [DecodedPacket], maxProbeTTL: UInt8 = 64) -> [TraceroutePath] {
         var sent: [ProbeKey: DecodedPacket] = [:]
         var ipv6NoID: [ProbeKey: DecodedPacket] = [:]          // IPv6 quotes carry no IP ID
@@ -127,13 +127,10 @@ public enum PathEvidence {
                     index: Int(pip.ttl), router: ip.src, isDestination: dest && ip.src == q.dst, probeFrame: pr.frame,
                     answerFrame: p.frame, rttMilliseconds: Double(p.timestamp.nanoseconds - pr.timestamp.nanoseconds) / 1e6))
             } else if let id = icmp.echoID, let seq = icmp.echoSeq, icmp.isV6 ? icmp.type == 129 : icmp.type == 0 {
-                // Echo reply from the destination.
+                // Echo reply from the destination (replies carry their own IP ID: look up without it).
                 let proto: UInt8 = icmp.isV6 ? 58 : 1
-                var k = ProbeKey(src: ip.dst, dst: ip.src, proto: proto, a: UInt32(id), b: UInt32(seq), id: 0)
-                let match = sent.first { $0.key.src == k.src && $0.key.dst == k.dst && $0.key.proto == proto
-                    && $0.key.a == k.a && $0.key.b == k.b }?.value
-                k.id = 0
-                guard let pr = match ?? ipv6NoID[k], let pip = pr.ip else { continue }
+                let k = ProbeKey(src: ip.dst, dst: ip.src, proto: proto, a: UInt32(id), b: UInt32(seq), id: 0)
+                guard let pr = ipv6NoID[k], let pip = pr.ip else { continue }
                 hops[[ip.dst, ip.src], default: []].append(TracerouteHop(
                     index: Int(pip.ttl), router: ip.src, isDestination: true, probeFrame: pr.frame, answerFrame: p.frame,
                     rttMilliseconds: Double(p.timestamp.nanoseconds - pr.timestamp.nanoseconds) / 1e6))
@@ -141,6 +138,10 @@ public enum PathEvidence {
         }
         return hops.keys.sorted { ($0[0], $0[1]) < ($1[0], $1[1]) }.compactMap { k in
             guard var list = hops[k] else { return nil }
+            // A traceroute has routers answering time-exceeded; an ICMP error alone (e.g. a port unreachable this host
+            // sent for a late reply) is not one. Destination answers far beyond the last router are not probes either.
+            guard let lastRouter = list.filter({ !$0.isDestination }).map(\.index).max() else { return nil }
+            list = list.filter { !$0.isDestination || $0.index <= lastRouter + 8 }
             list.sort { ($0.index, $0.router, $0.answerFrame) < ($1.index, $1.router, $1.answerFrame) }
             // one entry per (index, router)
             var seen: Set<IndexRouter> = []

@@ -59,7 +59,7 @@ public struct HopAttribution: Sendable, Hashable, Codable {
         guard let hop = a.censorHop, a.verdict != .noObservedCensorship, a.verdict != .probeTerminatedEarly else {
             return nil
         }
-        let router: IPAddress? = a.middlebox ?? (a.verdict == .endpointFirewall ? a.server : nil)
+        let router: IPAddress? = a.censorRouter
         let conf: String
         switch a.verdict {
         case .canIdentifyServer, .natFirewall: conf = a.ambiguous ? "medium" : "high"
@@ -159,7 +159,7 @@ public struct PathReport: Sendable, Hashable, Codable {
     public init(sweep a: SweepAnalysis, capture: String, metadata: IPMetadataService? = nil) {
         var censor: PathCensor?
         if let hop = a.censorHop, a.verdict != .noObservedCensorship, a.verdict != .probeTerminatedEarly {
-            let router = a.middlebox ?? (a.verdict == .endpointFirewall ? a.server : nil)
+            let router = a.censorRouter
             censor = PathCensor(index: hop, router: router?.description, onPath: a.onPath, method: .ttlSweep,
                                 verdict: a.verdict.rawValue)
         }

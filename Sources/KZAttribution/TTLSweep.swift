@@ -89,6 +89,14 @@ public struct TTLSweep: Sendable, Hashable {
     public var requestKey: String?
     /// Probes sorted by TTL, one per TTL (the first in capture order), gaps filled (`kindOverride`).
     public var probes: [SweepProbe]
+    /// Most frequent TTL of the server's SYN-ACKs in the sweep's connections (the genuine server's distance).
+    public var serverTTL: UInt8?
+
+    public init(client: IPAddress, server: IPAddress, serverPort: UInt16, requestKey: String?, probes: [SweepProbe],
+                serverTTL: UInt8? = nil) {
+        self.client = client; self.server = server; self.serverPort = serverPort; self.requestKey = requestKey
+        self.probes = probes; self.serverTTL = serverTTL
+    }
 
     public var ttls: [Int] { probes.map(\.ttl) }
     public func probe(ttl: Int) -> SweepProbe? { probes.first { $0.ttl == ttl } }

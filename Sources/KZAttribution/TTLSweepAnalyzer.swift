@@ -43,8 +43,13 @@ public struct SweepAnalysis: Sendable, Hashable {
     public var controlResponse: SweepResponseKind
     /// Different response kinds or different reply content at the terminating probes.
     public var payloadsDiffer: Bool
-    /// The censor's hop index (= the test's terminating TTL) when a hop is named.
+    /// The hop CenTrace's reading names: the test's terminating TTL (the control's router there is `middlebox`).
+    public var identifiedHop: Int?
+    /// The censor's hop index: `identifiedHop`, or one hop earlier when the evidence shows an in-path filter on the
+    /// router before it (see `TTLSweepAnalyzer.compare`).
     public var censorHop: Int?
+    /// The censor's router: `middlebox`, or the router at the refined `censorHop`.
+    public var censorRouter: IPAddress?
     /// The router answering the control at the censor's hop (after skipping control timeouts when the test only
     /// timed out), and the routers one TTL before and after.
     public var middlebox: IPAddress?
@@ -80,7 +85,12 @@ public enum TTLSweepAnalyzer {
     public struct Options: Sendable {
         /// A sweep without a terminating response is complete only if it reached this TTL (CenTrace sweeps to 63).
         public var completeSweepTTL: Int = 63
-        public init(completeSweepTTL: Int = 63) { self.completeSweepTTL = completeSweepTTL }
+        /// A silent test sweep is complete when it reached the control's terminating TTL plus this margin.
+        public var silentMargin: Int = 1
+        public init(completeSweepTTL: Int = 63, silentMargin: Int = 1) {
+            self.completeSweepTTL = completeSweepTTL
+            self.silentMargin = silentMargin
+        }
     }
 
     public static func compare(test: TTLSweep, control: TTLSweep, options: Options = Options()) -> SweepAnalysis {
@@ -89,10 +99,19 @@ public enum TTLSweepAnalyzer {
         var r = SweepAnalysis(verdict: .noCorrespondingResponse, server: test.server, testKey: test.requestKey,
                               controlKey: control.requestKey, testTerminatingTTL: testTerm,
                               controlTerminatingTTL: ctrlTerm, testResponse: test.responseKind,
-                              controlResponse: control.responseKind, payloadsDiffer: true, censorHop: nil,
+                              controlResponse: control.responseKind, payloadsDiffer: true, identifiedHop: nil,
+                              censorHop: nil, censorRouter: nil,
                               middlebox: nil, middleboxBefore: nil, middleboxAfter: nil, onPath: false,
                               ambiguous: false, note: "", evidenceFrames: [], path: mergedPath(control, test))
-        func early(_ s: TTLSweep) -> Bool { s.probes.isEmpty || (s.firstTerminatingTTL == nil && s.maxTTL < options.completeSweepTTL) }
+        // A sweep with no terminating response is complete when it reached `completeSweepTTL` (CenTrace's 63), or — for
+        // the test — when it went past the TTL at which the control reached its terminating answer (the server), so
+        // short sweeps with a silent drop still count.
+        func early(_ s: TTLSweep) -> Bool {
+            if s.probes.isEmpty { return true }
+            if s.firstTerminatingTTL != nil || s.maxTTL >= options.completeSweepTTL { return false }
+            if s == test, let ct = ctrlTerm, test.maxTTL >= ct + options.silentMargin { return false }
+            return true
+        }
         if early(test) || early(control) {
             r.verdict = .probeTerminatedEarly
             let which = [early(test) ? "test" : nil, early(control) ? "control" : nil].compactMap { $0 }
@@ -124,7 +143,7 @@ public enum TTLSweepAnalyzer {
         }
         if ctrlTerm == t {
             r.verdict = r.payloadsDiffer ? .endpointFirewall : .noObservedCensorship
-            if r.payloadsDiffer { r.censorHop = t }
+            if r.payloadsDiffer { r.censorHop = t; r.identifiedHop = t; r.censorRouter = test.server }
             r.note = r.payloadsDiffer
                 ? "test and control terminate at the same TTL \(t) with different responses (\(r.testResponse.rawValue) vs \(r.controlResponse.rawValue)\(r.testResponse == r.controlResponse ? ", different content" : "")): the endpoint or a device at the endpoint's hop decides"
                 : "test and control terminate at TTL \(t) with the same response"
@@ -156,6 +175,8 @@ public enum TTLSweepAnalyzer {
         r.middleboxBefore = control.probe(ttl: t - 1)?.responses.first?.source
         r.middleboxAfter = control.probe(ttl: t + 1)?.responses.first?.source
         r.censorHop = t
+        r.identifiedHop = t
+        r.censorRouter = r.middlebox
         if let m = r.middlebox {
             r.verdict = m == test.server ? .natFirewall : .canIdentifyServer
             if r.verdict == .natFirewall { notes.append("the address answering at TTL \(t) is the server itself") }
@@ -171,8 +192,43 @@ public enum TTLSweepAnalyzer {
         if r.verdict == .canIdentifyServer {
             notes.insert("\(r.testResponse.rawValue) first at TTL \(t) (control: \(ctrlTerm.map { "terminates at TTL \($0)" } ?? "no terminating response")); router at that hop in the control: \(r.middlebox.map { "\($0)" } ?? "?")\(r.onPath ? "; the probe also drew time-exceeded there: on-path" : "; in-path")", at: 0)
         }
+        if r.verdict == .canIdentifyServer, !r.onPath, !timedOut, let tp = test.probe(ttl: t) {
+            refine(&r, probe: tp, test: test, control: control, notes: &notes)
+        }
         r.note = notes.joined(separator: "; ")
         return finish(r)
+    }
+
+    /// In-path filters on a router act after its TTL check (Linux FORWARD runs after the TTL decrement), so the first
+    /// triggering probe has TTL hop+1 and a plain reading names the router one hop past the censor. A bump-in-the-wire
+    /// device between hops t−1 and t gives the same sweep. Two kinds of evidence tell them apart:
+    /// - the interference response is an ICMP error sent from a router address that the control saw at hop j → hop j;
+    /// - the forged TCP response's TTL, with a standard initial TTL, puts its sender at hop t−1 (and before the server)
+    ///   → the router at t−1 sent it.
+    /// Without such evidence the plain reading stands and the note says the censor may sit one hop earlier.
+    static func refine(_ r: inout SweepAnalysis, probe tp: SweepProbe, test: TTLSweep, control: TTLSweep,
+                       notes: inout [String]) {
+        let t = tp.ttl
+        guard let resp = tp.primaryResponse else { return }
+        let controlRouters = Dictionary(control.path.map { ($0.router, $0.ttl) }, uniquingKeysWith: min)
+        if resp.kind == .icmpOther {
+            if let j = controlRouters[resp.source], j < t {
+                r.censorHop = j
+                r.censorRouter = resp.source
+                notes.append("the ICMP error came from \(resp.source), the control's router at hop \(j): censor at hop \(j)")
+            }
+            return
+        }
+        let e = InjectorHopEstimate.estimate(injectedTTL: resp.ttl, triggerTTL: UInt8(clamping: t), peerTTL: test.serverTTL)
+        if e.trusted, e.hopIndex == t - 1, let router = control.probe(ttl: t - 1)?.timeExceededRouter {
+            r.censorHop = t - 1
+            r.censorRouter = router
+            notes.append("the \(resp.kind.rawValue) arrived with TTL \(resp.ttl) (\(e.routersTraversed) routers from initial \(e.initialTTL.rawValue)): sent by hop \(t - 1), so the censor is router \(router) filtering after its TTL check; plain CenTrace reading: hop \(t) \(r.middlebox.map { "\($0)" } ?? "?")")
+        } else if e.trusted, e.hopIndex == t {
+            notes.append("the \(resp.kind.rawValue)'s TTL \(resp.ttl) agrees with a sender at hop \(t)")
+        } else {
+            notes.append("in-path: the censor is at hop \(t) or is router \(t - 1) filtering after its TTL check; the \(resp.kind.rawValue)'s TTL \(resp.ttl) does not settle it\(e.copying != .none ? " (\(e.copying.rawValue))" : "")")
+        }
     }
 
     static func finish(_ r: SweepAnalysis) -> SweepAnalysis {

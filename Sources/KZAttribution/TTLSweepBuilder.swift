@@ -9,13 +9,13 @@ import KZWire
 /// server, port and requested name (Host/SNI) form a sweep; the TTL of the request is the sweep step.
 public enum TTLSweepBuilder {
     struct ConnKey: Hashable { var client: IPAddress; var cport: UInt16; var server: IPAddress; var sport: UInt16 }
-    struct Found { var key: ConnKey; var probe: SweepProbe; var requestKey: String?; var firstFrame: FrameNumber }
+    struct Found { var key: ConnKey; var probe: SweepProbe; var requestKey: String?; var firstFrame: FrameNumber; var synAckTTLs: [UInt8] }
     struct SweepKey: Hashable { var client: IPAddress; var server: IPAddress; var sport: UInt16; var req: String? }
 
     /// All sweeps in `packets`, sorted by (server, port, client, request key). Connections whose request has a TTL
-    /// above `maxProbeTTL` are ordinary traffic, not probes.
+    /// above `maxProbeTTL` are ordinary traffic, not probes; so are groups with fewer than `minDistinctTTLs` TTLs.
     public static func sweeps(packets: [DecodedPacket], bytes: some FrameBytesProvider,
-                              maxProbeTTL: Int = 63) -> [TTLSweep]
+                              maxProbeTTL: Int = 63, minDistinctTTLs: Int = 3) -> [TTLSweep]
     {
         // 1. Orient connections: the SYN sender is the client; else the lower port is the server.
         var orient: [ConnKey: Bool] = [:]   // key (a→b as seen in first packet ordering) → exists
@@ -57,6 +57,7 @@ public enum TTLSweepBuilder {
             var reqKey: String?
             var closed = false
             var serverData: [(seq: UInt32, bytes: ArraySlice<UInt8>)] = []
+            var synAckTTLs: [UInt8] = []
             for i in idx {
                 let p = packets[i]
                 guard let ip = p.ip else { continue }
@@ -90,6 +91,7 @@ public enum TTLSweepBuilder {
                         }
                     }
                 } else {
+                    if t.flags.contains(.syn) && t.flags.contains(.ack) { synAckTTLs.append(ip.ttl) }
                     if p.payloadLength > 0 { serverData.append((t.seq, bytes.payload(of: p))) }
                     if !closed, var pr = probe, let ps = pr.seq {
                         let beyond = Int32(bitPattern: t.ack &- (ps &+ 1)) > 0
@@ -115,8 +117,7 @@ public enum TTLSweepBuilder {
             if pr.responses.contains(where: { $0.kind == .http || $0.kind == .tls }) {
                 pr.replySignature = Self.replySignature(serverData)
             }
-            found.append(Found(key: k, probe: pr, requestKey: reqKey,
-                               firstFrame: pr.frame ?? 0))
+            found.append(Found(key: k, probe: pr, requestKey: reqKey, firstFrame: pr.frame ?? 0, synAckTTLs: synAckTTLs))
         }
 
         // 3. Group into sweeps; first probe per TTL in capture order wins; fill gaps.
@@ -131,7 +132,10 @@ public enum TTLSweepBuilder {
             for f in list.sorted(by: { $0.firstFrame < $1.firstFrame }) where byTTL[f.probe.ttl] == nil {
                 byTTL[f.probe.ttl] = f.probe
             }
-            guard let lo = byTTL.keys.min(), let hi = byTTL.keys.max(), let first = byTTL[lo] else { continue }
+            // A sweep steps through TTLs; connections that all arrive with one TTL (a capture away from the client) are
+            // ordinary traffic.
+            guard byTTL.count >= minDistinctTTLs, let lo = byTTL.keys.min(), let hi = byTTL.keys.max(),
+                  let first = byTTL[lo] else { continue }
             // CenTrace's convention: consecutive TTLs use consecutive source ports, so a missing TTL's connection is
             // found at the expected port; with only its SYN it is a handshake timeout.
             for ttl in lo...hi where byTTL[ttl] == nil {
@@ -141,8 +145,11 @@ public enum TTLSweepBuilder {
                 byTTL[ttl] = SweepProbe(ttl: ttl, clientPort: port, frame: nil, seq: nil, ipID: nil,
                                         retransmissions: 0, responses: [], replySignature: nil, kindOverride: kind)
             }
+            var ttlCounts: [UInt8: Int] = [:]
+            for f in list { for t in f.synAckTTLs { ttlCounts[t, default: 0] += 1 } }
+            let serverTTL = ttlCounts.max { a, b in a.value != b.value ? a.value < b.value : a.key < b.key }?.key
             out.append(TTLSweep(client: sk.client, server: sk.server, serverPort: sk.sport, requestKey: sk.req,
-                                probes: byTTL.keys.sorted().compactMap { byTTL[$0] }))
+                                probes: byTTL.keys.sorted().compactMap { byTTL[$0] }, serverTTL: serverTTL))
         }
         return out.sorted {
             ($0.server, $0.serverPort, $0.client, $0.requestKey ?? "") < ($1.server, $1.serverPort, $1.client, $1.requestKey ?? "")

@@ -50,7 +50,7 @@ import Testing
         #expect(pairs.count >= 10)
         var lines: [String] = []
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-        lines.append(pad("pair", 38) + pad("expected", 30) + pad("expected mb", 17) + pad("got", 30) + pad("got mb", 17) + "hop onpath")
+        lines.append(pad("pair", 38) + pad("expected", 30) + pad("expected mb", 17) + pad("got", 30) + pad("got mb", 17) + "hop on  censor (refined)")
         var mismatches = 0
         var checked = 0
         for p in pairs {
@@ -68,7 +68,8 @@ import Testing
             if !ok { mismatches += 1 }
             lines.append(pad(p.prefix, 38) + pad(p.verdict, 30) + pad(p.middlebox.isEmpty ? "-" : p.middlebox, 17)
                          + pad(got, 30) + pad(gotMB.isEmpty ? "-" : gotMB, 17)
-                         + pad(r.censorHop.map(String.init) ?? "-", 4) + (r.onPath ? "on" : "-") + (ok ? "" : "   MISMATCH"))
+                         + pad(r.identifiedHop.map(String.init) ?? "-", 4) + pad(r.onPath ? "on" : "-", 4)
+                         + "\(r.censorHop.map(String.init) ?? "-") \(r.censorRouter?.description ?? "-")" + (ok ? "" : "   MISMATCH"))
         }
         print(lines.joined(separator: "\n"))
         print("CenTrace pairs: \(pairs.count), labelled: \(checked), mismatches: \(mismatches)")
