@@ -149,7 +149,8 @@ struct TCPRSTInjectionTests {
     }
 
     @Test func ackOfUnsentDataAloneIsMedium() {
-        let flow = Self.clientSide { $0.add(.server, 0.4, [.ack, .rst], seq: 2001, ack: 9000, ttl: 52, id: 0x5002, window: 0, timestamps: false) }
+        // IP ID 200 steps on: not the server's next counter value, not far enough to be a signal.
+        let flow = Self.clientSide { $0.add(.server, 0.4, [.ack, .rst], seq: 2001, ack: 9000, ttl: 52, id: 0x5001 + 200, window: 0, timestamps: false) }
         let fs = runDetector(RSTInjectionDetector(), [.tcpFlow(flow)])
         #expect(fs.first?.confidence == .medium)
         #expect(notes(fs).contains("beyond anything the client had sent"))
@@ -178,6 +179,41 @@ struct TCPRSTInjectionTests {
         c.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: 64, id: 0x1002)
         c.add(.server, 0.111, [.ack, .rst], seq: 1, ack: 518, ttl: 52, id: 0, window: 0, timestamps: false)
         #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(c.flow(synToSynAck: 0.05))]).isEmpty)
+    }
+
+    /// Mirrors the Airtel capture's frame 12: the client's own FIN (TTL 44, next IP ID of its counter) acknowledges a
+    /// block page injected toward it 8 ms after the server's data left, although the client is 238 ms away. The FIN
+    /// is genuine; the timing is not held against it.
+    @Test func ownCounterPacketReactingToInjectedDataIsNotFlagged() {
+        var b = TCPFlowBuilder(client: "134.134.134.134", server: "10.10.10.10", serverPort: 80, clientPort: 41972)
+        b.add(.client, 0, [.syn], seq: 0, ttl: 44, id: 0x2cb4, window: 64240)
+        b.add(.server, 0.000075, [.syn, .ack], seq: 0, ack: 1, ttl: 64, id: 0, window: 64768)
+        b.add(.client, 0.238665, [.ack], seq: 1, ack: 1, ttl: 44, id: 0x2cb5)
+        b.add(.client, 0.238689, [.ack, .psh], seq: 1, ack: 1, len: 75, ttl: 44, id: 0x2cb6)
+        b.add(.server, 0.238996, [.ack], seq: 1, ack: 76, len: 2816, ttl: 64, id: 0xdf45, window: 506)
+        b.add(.client, 0.247273, [.ack], seq: 76, ack: 362, ttl: 44, id: 0x2cb7, window: 501)
+        b.add(.client, 0.247350, [.ack, .fin], seq: 76, ack: 362, ttl: 44, id: 0x2cb8, window: 501)
+        let flow = b.flow(synToSynAck: 0.000075, synAckToAck: 0.23859)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(flow)]).isEmpty)
+        // The same FIN with a foreign IP ID is judged on its timing.
+        var c = b
+        c.segments[c.segments.count - 1].ipID = 0x9000
+        let fs = runDetector(FINInjectionDetector(), [.tcpFlow(c.flow(synToSynAck: 0.000075, synAckToAck: 0.23859))])
+        #expect(notes(fs).contains("timing:reply_after_trigger"))
+        #expect((fs.maxConfidence ?? .low) >= .medium)
+    }
+
+    @Test func localSideIsNeverJudged() {
+        // The client's handshake TTL is exactly 64: the capture runs on it; its odd RST is its own.
+        let flow = Self.clientSide { $0.add(.client, 0.2, [.ack, .rst], seq: 1, ack: 2001, ttl: 5, id: 0, df: false, window: 77, timestamps: false) }
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(flow)]).isEmpty)
+    }
+
+    @Test func sideWithoutOrdinaryPacketsIsNotJudged() {
+        var b = TCPFlowBuilder()
+        b.add(.client, 0, [.ack, .rst], seq: 1, ack: 1, ttl: 60, id: 7, window: 0, timestamps: false)
+        b.add(.client, 0.0001, [.ack, .rst], seq: 1, ack: 1, ttl: 60, id: 7, window: 0, timestamps: false)
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(b.flow())]).isEmpty)
     }
 
     @Test func windowSteppingBurstIsAtLeastMedium() {

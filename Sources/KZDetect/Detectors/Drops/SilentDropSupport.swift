@@ -49,7 +49,7 @@ struct StalledRequest: Sendable {
     var serverAckFrame: FrameNumber?
 
     /// Nil unless: the handshake completed, the server sent no payload and no RST (a RST is `tcp.rst_injection`'s
-    /// case), and the client sent the trigger.
+    /// case), and the client sent the trigger with its handshake TTL (±2; otherwise it is a TTL-limited probe).
     init?(_ flow: TCPFlowEvent, trigger: FrameNumber) {
         let segs = flow.segments
         guard flow.payloadBytesServer == 0,
@@ -58,6 +58,10 @@ struct StalledRequest: Sendable {
               let ti = segs.firstIndex(where: { $0.frame == trigger }) ?? segs.firstIndex(where: { $0.frame >= trigger && $0.side == .client && $0.payloadLength > 0 })
         else { return nil }
         let t = segs[ti]
+        // A request sent with a TTL other than the client's handshake TTL is a TTL-limited probe: it was meant to expire.
+        if let h = segs.first(where: { $0.side == .client && $0.flags.contains(.syn) }), InitialTTL.gap(h.ttl, t.ttl) > 2 {
+            return nil
+        }
         triggerFrame = t.frame
         transmissions = segs.filter { s in
             s.side == .client && s.payloadLength > 0 && tcpSeqDistance(t.seq, s.seq) >= 0 && tcpSeqDistance(t.seq, s.seqEnd) < 0

@@ -2,7 +2,8 @@ import KZWire
 
 /// One reason to believe a RST or FIN was not sent by the endpoint it names.
 struct ForgedSignal: Sendable {
-    enum Strength: Sendable { case strong, weak }
+    /// `info` is context shown with a reported packet that does not count towards its grade.
+    enum Strength: Sendable { case strong, weak, info }
     /// Independent signal family: ttl, ip_id, shape, burst, seq, ack, race, timing, payload. Signals of one family
     /// count once.
     var category: String
@@ -61,6 +62,12 @@ struct ForgedSegmentAnalyzer: Sendable {
         var candidates: [Candidate] = []
         for (i, s) in segs.enumerated() where kind == .rst ? s.isRST : s.isFIN {
             candidates.append(Candidate(index: i))
+        }
+        guard !candidates.isEmpty else { return [] }
+        // A side with no ordinary packet gives nothing to compare with; a side the capture runs on sends its own.
+        candidates.removeAll { c in
+            guard let b = baselines[segs[c.index].side] else { return true }
+            return b.ttl == nil || b.isLocal
         }
         guard !candidates.isEmpty else { return [] }
         for k in candidates.indices {
@@ -122,6 +129,18 @@ struct ForgedSegmentAnalyzer: Sendable {
         var out: [ForgedSignal] = []
         let kernelReset = kind == .rst && c.looksLikeKernelNoSocketReset
         let pr = prior(i, segs)
+        // The packet carries the side's TTL, DF and the next value of its IP ID counter: it is the side's own. Timing and
+        // ACK oddities then mean the side reacted to data injected toward it (Airtel: the client acknowledges a block
+        // page the server never sent), which is evidence about other packets, not about this one.
+        var ownCounter = false
+        if let bttl = base.ttl, InitialTTL.gap(c.ttl, bttl) <= ttlTolerance, base.ipIDPattern == .incrementing,
+           base.df == nil || base.df == c.df,
+           let j = base.ordinary.last(where: { $0 < i && segs[$0].ipID != 0 }) {
+            let d = Int(UInt16(truncatingIfNeeded: c.ipID &- segs[j].ipID))
+            ownCounter = d >= 1 && d <= 64
+        }
+        let reactionStrength: ForgedSignal.Strength = ownCounter ? .info : .strong
+        let reactionNote = ownCounter ? " (yet TTL, DF and IP ID show the \(c.side.rawValue)'s own packet: it reacted to data injected toward it)" : ""
 
         // TTL
         if let bttl = base.ttl, InitialTTL.gap(c.ttl, bttl) > ttlTolerance {
@@ -226,8 +245,8 @@ struct ForgedSegmentAnalyzer: Sendable {
 
         // ACK of data never sent.
         if c.flags.contains(.ack), let pn = pr.peerNext, tcpSeqDistance(c.ack, pn) > 1 {
-            let t = "acknowledges \(c.ack), beyond anything the \(c.side.other.rawValue) had sent (\(pn))"
-            out.append(ForgedSignal(category: "ack", strength: .strong, label: t, evidence: [.frame(c.frame, note: t)], frames: [c.frame]))
+            let t = "acknowledges \(c.ack), beyond anything the \(c.side.other.rawValue) had sent (\(pn))" + reactionNote
+            out.append(ForgedSignal(category: "ack", strength: reactionStrength, label: t, evidence: [.frame(c.frame, note: t)], frames: [c.frame]))
         }
 
         // The sender goes on after its RST/FIN.
@@ -250,8 +269,8 @@ struct ForgedSegmentAnalyzer: Sendable {
             let elapsed = secondsBetween(segs[trig].time, c.time)
             if elapsed >= 0, elapsed < rttFraction * rtt {
                 let t = "arrived \(TCPIPText.ms(elapsed)) after the packet it acknowledges (frame \(segs[trig].frame)), "
-                    + "but the \(c.side.rawValue) is \(TCPIPText.ms(rtt)) away (round trip)"
-                out.append(ForgedSignal(category: "timing", strength: .strong, label: t,
+                    + "but the \(c.side.rawValue) is \(TCPIPText.ms(rtt)) away (round trip)" + reactionNote
+                out.append(ForgedSignal(category: "timing", strength: reactionStrength, label: t,
                                         evidence: [.timing(field: "reply_after_trigger", frame: c.frame,
                                                            expectedSeconds: rtt, observedSeconds: elapsed)],
                                         frames: [c.frame, segs[trig].frame]))
@@ -361,7 +380,13 @@ struct ForgedSegmentAnalyzer: Sendable {
 
     private func grade(_ c: inout Candidate, _ segs: [SegmentEvent], _ baselines: [Side: TCPSideBaseline]) {
         var strong = Set<String>(), weak = Set<String>()
-        for s in c.signals { if s.strength == .strong { strong.insert(s.category) } else { weak.insert(s.category) } }
+        for s in c.signals {
+            switch s.strength {
+            case .strong: strong.insert(s.category)
+            case .weak: weak.insert(s.category)
+            case .info: break
+            }
+        }
         weak.subtract(strong)
         var conf: Confidence?
         if strong.count >= 2 || (strong.count == 1 && weak.count >= 2) { conf = .high }
@@ -414,7 +439,7 @@ struct ForgedSegmentAnalyzer: Sendable {
                 for s in c.signals {
                     for e in s.evidence where !evidence.contains(e) { evidence.append(e) }
                     frames += s.frames
-                    if seenLabel.insert(s.category).inserted { labels.append(s.label) }
+                    if s.strength != .info, seenLabel.insert(s.category).inserted { labels.append(s.label) }
                 }
                 for e in c.notes where !evidence.contains(e) { evidence.append(e) }
             }
