@@ -370,6 +370,32 @@ struct TCPFINInjectionTests {
         #expect(fs.first?.confidence == .high)
     }
 
+    @Test func finRetransmissionAfterThePeerAckedItIsNothing() {
+        // The server's FIN (seq 1501) is acknowledged (1502), then retransmitted: seq 1501 < peer ack is ordinary here.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.handshake()
+        b.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 120, ttl: 64, id: 0x1002)
+        b.add(.server, 0.101, [.ack, .psh], seq: 1, ack: 121, len: 1500, ttl: 52, id: 0x5000, window: 501)
+        b.add(.server, 0.102, [.ack, .fin], seq: 1501, ack: 121, ttl: 52, id: 0x5001, window: 501)
+        b.add(.client, 0.103, [.ack], seq: 121, ack: 1502, ttl: 64, id: 0x1003)
+        b.add(.server, 0.4, [.ack, .fin], seq: 1501, ack: 121, ttl: 52, id: 0x5002, window: 501)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.05))]).isEmpty)
+    }
+
+    @Test func retransmittedSYNDoesNotInflateTheRoundTrip() {
+        // First SYN lost; SYN-ACK 3 s later answers the retransmission after 50 ms. A FIN 20 ms after the client's
+        // data is then plausible-ish (0.4 × RTT) and must not be judged against a 3 s round trip.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.add(.client, 0, [.syn], seq: 0, ttl: 64, id: 0x1000, window: 64240)
+        b.add(.client, 3.0, [.syn], seq: 0, ttl: 64, id: 0x1001, window: 64240)
+        b.add(.server, 3.05, [.syn, .ack], seq: 0, ack: 1, ttl: 52, id: 0, window: 65160)
+        b.add(.client, 3.0502, [.ack], seq: 1, ack: 1, ttl: 64, id: 0x1002)
+        b.add(.server, 3.1, [.ack, .psh], seq: 1, ack: 1, len: 500, ttl: 52, id: 0x5000, window: 501)
+        b.add(.client, 3.2, [.ack, .fin], seq: 1, ack: 501, ttl: 64, id: 0x1003)
+        b.add(.server, 3.22, [.ack, .fin], seq: 501, ack: 2, ttl: 52, id: 0x5100, window: 501)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 3.05))]).isEmpty)
+    }
+
     @Test func finShapeAloneIsLow() {
         var b = TCPFlowBuilder(serverPort: 80)
         b.handshake()

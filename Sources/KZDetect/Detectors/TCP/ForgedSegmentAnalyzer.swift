@@ -35,8 +35,9 @@ struct ForgedSegmentAnalyzer: Sendable {
     var burstGap: Double = 0.005
     /// RST_SEQ_CHANGE / RST_ACK_CHANGE pair window (sheharbano/InjectedResetDetector: 2.0 s).
     var pairWindow: Double = 2.0
-    /// A reply sooner than this fraction of the claimed sender's round trip cannot come from it.
-    var rttFraction: Double = 0.5
+    /// A reply sooner than this fraction of the claimed sender's round trip cannot come from it (Hold-On used 0.5 for
+    /// DNS; TCP stacks answer FINs and data faster than SYNs, so we keep a wider margin).
+    var rttFraction: Double = 0.3
     /// Round trips below this are too small to judge (LAN, server-side view of the server).
     var minimumRTT: Double = 0.002
     /// An idle gap this long before a lone TTL mismatch points at a NAT or firewall state timeout.
@@ -219,8 +220,9 @@ struct ForgedSegmentAnalyzer: Sendable {
                                     evidence: shape, frames: [c.frame]))
         }
 
-        // Sequence number.
-        let seqExplainedByPeerAck = kernelReset && pr.peerAcks.contains(c.seq)
+        // Sequence number. A FIN retransmission repeats its first transmission's seq, which the peer may have acknowledged.
+        let finRetransmission = kind == .fin && segs[..<i].contains { $0.side == c.side && $0.isFIN && $0.seq == c.seq }
+        let seqExplainedByPeerAck = (kernelReset && pr.peerAcks.contains(c.seq)) || finRetransmission
         var stale: String?
         var staleFrames: [FrameNumber] = [c.frame]
         if !seqExplainedByPeerAck {
@@ -264,7 +266,7 @@ struct ForgedSegmentAnalyzer: Sendable {
         }
 
         // Too fast for the claimed sender.
-        if c.flags.contains(.ack), let rtt = c.side == .server ? flow.synToSynAck : flow.synAckToAck, rtt >= minimumRTT,
+        if c.flags.contains(.ack), let rtt = roundTrip(to: c.side, segs, flow), rtt >= minimumRTT,
            let trig = trigger(acknowledgedBy: c, before: i, segs) {
             let elapsed = secondsBetween(segs[trig].time, c.time)
             if elapsed >= 0, elapsed < rttFraction * rtt {
@@ -283,6 +285,33 @@ struct ForgedSegmentAnalyzer: Sendable {
             out.append(ForgedSignal(category: "payload", strength: .weak, label: t, evidence: [.frame(c.frame, note: t)], frames: [c.frame]))
         }
         return out
+    }
+
+    /// Round trip from the capture point to `side` and back, from the handshake: last SYN → first SYN-ACK for the
+    /// server, last SYN-ACK → first ACK for the client. Measured here so a retransmitted SYN does not inflate it; the
+    /// smaller of this and the flow layer's value is used.
+    private func roundTrip(to side: Side, _ segs: [SegmentEvent], _ flow: TCPFlowEvent) -> Double? {
+        var own: Double?
+        if let sa = segs.firstIndex(where: { $0.side == .server && $0.flags.contains(.syn) && $0.flags.contains(.ack) }) {
+            switch side {
+            case .server:
+                if let s = segs[..<sa].last(where: { $0.side == .client && $0.flags.contains(.syn) && !$0.flags.contains(.ack) }) {
+                    own = secondsBetween(s.time, segs[sa].time)
+                }
+            case .client:
+                let lastSA = segs.indices.last { $0 >= sa && segs[$0].side == .server && segs[$0].flags.contains(.syn) } ?? sa
+                if let a = segs[(lastSA + 1)...].first(where: { $0.side == .client && $0.flags.contains(.ack) && !$0.flags.contains(.syn) }) {
+                    own = secondsBetween(segs[lastSA].time, a.time)
+                }
+            }
+        }
+        let given = side == .server ? flow.synToSynAck : flow.synAckToAck
+        switch (own, given) {
+        case let (a?, b?): return min(a, b)
+        case let (a?, nil): return a
+        case let (nil, b?): return b
+        default: return nil
+        }
     }
 
     /// The first later segment from the same side that a genuine sender could not have sent after this RST/FIN.
@@ -345,7 +374,14 @@ struct ForgedSegmentAnalyzer: Sendable {
                         add(a, b, "a burst of identical RST/ACKs within \(TCPIPText.ms(gap)) with nothing from the \(side.other.rawValue) in between")
                     }
                     if InitialTTL.gap(x.ttl, y.ttl) > ttlTolerance || x.df != y.df {
-                        add(a, b, "two different packet templates (TTL \(x.ttl)/\(y.ttl), DF \(x.df)/\(y.df)) claim the \(side.rawValue) within \(TCPIPText.ms(gap))")
+                        // Only the packet(s) unlike the side's own packets are blamed; the other may be genuine.
+                        let t = "two different packet templates (TTL \(x.ttl)/\(y.ttl), DF \(x.df)/\(y.df)) claim the \(side.rawValue) within \(TCPIPText.ms(gap))"
+                        let fr = [x.frame, y.frame]
+                        for (k, s) in [(a, x), (b, y)] {
+                            let deviates = base.ttl.map { InitialTTL.gap(s.ttl, $0) > ttlTolerance } ?? true
+                                || (base.df.map { $0 != s.df } ?? false)
+                            if deviates { notes[k, default: []].append((t, fr)) }
+                        }
                     }
                     if y.window == x.window &+ 1 && x.window != 0 {
                         add(a, b, "RST windows step by one (\(x.window) → \(y.window)), a counter of an injector")
