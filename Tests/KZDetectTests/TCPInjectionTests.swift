@@ -382,6 +382,19 @@ struct TCPFINInjectionTests {
         #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.05))]).isEmpty)
     }
 
+    @Test func retransmittedResponseWithPiggybackedFINIsNothing() {
+        // Mirrors CenTrace's bitcomet trace: the server resends its whole answer, the last segment carrying data + FIN.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.handshake()
+        b.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 80, ttl: 64, id: 0x1002)
+        for round in 0..<3 {
+            let t = 0.1 + Double(round) * 0.4
+            b.add(.server, t, [.ack, .psh], seq: 1, ack: 81, len: 1400, ttl: 52, id: 0x5000 + UInt32(round * 3), window: 501)
+            b.add(.server, t + 0.0001, [.ack, .psh, .fin], seq: 1401, ack: 81, len: 79, ttl: 52, id: 0x5001 + UInt32(round * 3), window: 501)
+        }
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.05))]).isEmpty)
+    }
+
     @Test func retransmittedSYNDoesNotInflateTheRoundTrip() {
         // First SYN lost; SYN-ACK 3 s later answers the retransmission after 50 ms. A FIN 20 ms after the client's
         // data is then plausible-ish (0.4 × RTT) and must not be judged against a 3 s round trip.

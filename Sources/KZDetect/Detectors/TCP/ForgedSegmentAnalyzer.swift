@@ -226,7 +226,11 @@ struct ForgedSegmentAnalyzer: Sendable {
         var stale: String?
         var staleFrames: [FrameNumber] = [c.frame]
         if !seqExplainedByPeerAck {
-            if let pa = pr.peerAck, tcpSeqDistance(c.seq, pa) < 0 {
+            // The peer's ACK only counts up to what the side had really sent: an ACK beyond that (crafted probes, or
+            // data injected toward the peer) says nothing about this packet.
+            var peerAck = pr.peerAck
+            if let pa = peerAck, let sn = pr.senderNext, tcpSeqDistance(pa, sn) > 0 { peerAck = sn }
+            if let pa = peerAck, tcpSeqDistance(c.seq, pa) < 0 {
                 stale = "seq \(c.seq) is behind \(pa), which the \(c.side.other.rawValue) had already acknowledged"
                 if let f = pr.peerAckFrame { staleFrames.append(f) }
             } else if !kernelReset, let sn = pr.senderNext, tcpSeqDistance(c.seq, sn) < -1 {
@@ -331,8 +335,11 @@ struct ForgedSegmentAnalyzer: Sendable {
                     if beyondOwn && beyondRST { return j }
                 }
             case .fin:
-                if s.payloadLength > 0, tcpSeqDistance(s.seqEnd, c.seq) > 0 { return j }
-                if s.isFIN, s.seq != c.seq { return j }
+                // The FIN occupies the sequence number after its own payload.
+                let finSeq = c.seq &+ UInt32(truncatingIfNeeded: c.payloadLength)
+                let dataEnd = s.seq &+ UInt32(truncatingIfNeeded: s.payloadLength)
+                if s.payloadLength > 0, tcpSeqDistance(dataEnd, finSeq) > 0 { return j }
+                if s.isFIN, s.seq &+ UInt32(truncatingIfNeeded: s.payloadLength) != finSeq { return j }
             }
         }
         return nil
