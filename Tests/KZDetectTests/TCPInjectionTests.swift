@@ -105,6 +105,27 @@ struct TCPRSTInjectionTests {
         #expect(!fs.contains { $0.claimedSource == "104.17.210.9" })
     }
 
+    /// Mirrors tripwire-1597963966 frames 956–967: an injector copying the client's TTL (50) sends three identical
+    /// RST/ACKs (window 2821, foreign IP ID) right after the GET; the client's own kernel RST (no ACK, window 0,
+    /// TOS 0x60) follows 160 ms later. The triplet is high; the kernel RST is not part of its finding.
+    @Test func ttlCopyingTripletIsHighAndKernelResetStaysApart() {
+        var b = TCPFlowBuilder(client: "123.206.27.192", server: "104.17.210.9", serverPort: 80, clientPort: 47500)
+        b.add(.client, 0, [.syn], seq: 0, ttl: 50, id: 0xb0b7, window: 29200)
+        b.add(.server, 0.00004, [.syn, .ack], seq: 0, ack: 1, ttl: 64, id: 0, window: 65535)
+        b.add(.client, 0.166, [.ack], seq: 1, ack: 1, ttl: 50, id: 0xb0b8, window: 229)
+        b.add(.client, 0.1662, [.ack, .psh], seq: 1, ack: 1, len: 75, ttl: 50, id: 0xb0b9, window: 229)
+        b.add(.server, 0.16622, [.ack], seq: 1, ack: 76, ttl: 64, id: 0x41b9, window: 64)
+        for t in [0.16644, 0.166475, 0.166476] {
+            b.add(.client, t, [.ack, .rst], seq: 76, ack: 1, ttl: 50, id: 0x7802, window: 2821, timestamps: false)
+        }
+        b.add(.client, 0.3258, [.rst], seq: 76, ttl: 50, id: 0x9c2d, window: 0, tos: 0x60, timestamps: false)
+        let fs = runDetector(RSTInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.00004))])
+        let triplet = fs.first { $0.injectedFrame == 6 }
+        #expect(triplet?.confidence == .high)
+        #expect(triplet?.frames.contains(9) == false)
+        #expect(fs.filter { $0.frames.contains(9) }.allSatisfy { $0.confidence == .low })
+    }
+
     // MARK: single signals, client-side view (server 50 ms away, TTL 52)
 
     /// Client-side HTTPS flow: handshake, ClientHello (frame 4), server data (frames 5–6), then `rst` from the server.

@@ -411,10 +411,11 @@ struct ForgedSegmentAnalyzer: Sendable {
                 var seen = Set<String>()
                 let uniq = list.filter { seen.insert($0.0).inserted }
                 let frames = Array(Set(uniq.flatMap { $0.1 })).sorted()
+                // The partners are named in the note only: a genuine packet next to a forged one is not evidence.
                 cands[k].signals.append(ForgedSignal(category: "burst", strength: .strong,
                                                      label: uniq.map { $0.0 }.joined(separator: "; "),
                                                      evidence: uniq.map { .note($0.0) } + [.note("burst frames \(frames.map(String.init).joined(separator: ", "))")],
-                                                     frames: frames))
+                                                     frames: [segs[cands[k].index].frame]))
             }
         }
     }
@@ -456,14 +457,18 @@ struct ForgedSegmentAnalyzer: Sendable {
 
     private func assemble(_ cands: [Candidate], _ segs: [SegmentEvent], _ baselines: [Side: TCPSideBaseline],
                           _ flow: TCPFlowEvent) -> [Finding] {
+        // One finding per claimed side, TTL, and low-or-not: a weakly odd packet never rides on a forged one's finding.
         struct Key: Hashable, Comparable {
             var side: Side
             var ttl: UInt8
-            static func < (a: Key, b: Key) -> Bool { a.side != b.side ? a.side == .client : a.ttl < b.ttl }
+            var low: Bool
+            static func < (a: Key, b: Key) -> Bool {
+                a.side != b.side ? a.side == .client : a.ttl != b.ttl ? a.ttl < b.ttl : !a.low && b.low
+            }
         }
         var groups: [Key: [Candidate]] = [:]
         for c in cands where c.confidence != nil {
-            groups[Key(side: segs[c.index].side, ttl: segs[c.index].ttl), default: []].append(c)
+            groups[Key(side: segs[c.index].side, ttl: segs[c.index].ttl, low: c.confidence == .low), default: []].append(c)
         }
         var out: [Finding] = []
         for key in groups.keys.sorted(by: { a, b in
