@@ -430,6 +430,18 @@ struct TCPFINInjectionTests {
         #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 3.05))]).isEmpty)
     }
 
+    @Test func strayPacketOfAnEarlierConnectionOnTheSamePortsIsIgnored() {
+        // Port reuse: an old connection's ACK (far-away seq) precedes the new SYN; the new FIN is ordinary.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.add(.server, 0, [.ack], seq: 150_000_000, ack: 1, ttl: 52, id: 0x2000, window: 501)
+        b.add(.client, 3.0, [.syn], seq: 0, ttl: 64, id: 0x1000, window: 64240)
+        b.add(.server, 3.05, [.syn, .ack], seq: 0, ack: 1, ttl: 52, id: 0, window: 65160)
+        b.add(.client, 3.0502, [.ack, .psh], seq: 1, ack: 1, len: 100, ttl: 64, id: 0x1001)
+        b.add(.server, 3.1, [.ack, .psh], seq: 1, ack: 101, len: 460, ttl: 52, id: 0x5000, window: 501)
+        b.add(.server, 3.1001, [.ack, .fin], seq: 461, ack: 101, ttl: 52, id: 0x5001, window: 501)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.05))]).isEmpty)
+    }
+
     @Test func finShapeAloneIsLow() {
         var b = TCPFlowBuilder(serverPort: 80)
         b.handshake()

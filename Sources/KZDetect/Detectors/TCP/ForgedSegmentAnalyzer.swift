@@ -107,12 +107,22 @@ struct ForgedSegmentAnalyzer: Sendable {
             let s = segs[j]
             if s.side == side {
                 if s.isRST { continue }
+                // A SYN starts a new sequence space (port reuse, a capture that starts mid-stream of an old connection).
+                if s.flags.contains(.syn) {
+                    p.senderNext = nil
+                    p.senderDataStarts = [:]
+                    p.senderMaxAck = nil
+                    p.peerAck = nil
+                    p.peerAckFrame = nil
+                    p.peerAcks = []
+                }
                 p.senderNext = maxSeq(p.senderNext, s.seqEnd)
                 if s.payloadLength > 0 { p.senderDataStarts[s.seq] = p.senderDataStarts[s.seq] ?? s.frame }
                 if s.flags.contains(.ack) { p.senderMaxAck = maxSeq(p.senderMaxAck, s.ack) }
                 if s.isFIN { p.senderFIN = true }
             } else {
                 if s.isRST { p.peerRST = true; continue }
+                if s.flags.contains(.syn) { p.peerNext = nil }
                 p.peerNext = maxSeq(p.peerNext, s.seqEnd)
                 if s.flags.contains(.ack) {
                     if p.peerAck == nil || tcpSeqDistance(s.ack, p.peerAck ?? 0) > 0 { p.peerAckFrame = s.frame }
