@@ -72,6 +72,13 @@ struct DropSNIBlockingTests {
         #expect(fs.first?.confidence == .medium)
     }
 
+    @Test func ttlLimitedProbeIsNotADrop() {
+        // CenTrace-style: the ClientHello is sent with TTL 7 on purpose and expires on the path.
+        var f = stalled(firstFrame: 1, sends: 3, giveUp: 10, sni: "blocked.example")
+        for k in f.segments.indices where f.segments[k].payloadLength > 0 { f.segments[k].ttl = 7 }
+        #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(f)]).isEmpty)
+    }
+
     @Test func normalTLS13AndServerResetAreNothing() {
         #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(answered(firstFrame: 1, sni: "example.com"))]).isEmpty)
         #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(stalled(firstFrame: 1, sends: 3, giveUp: 10, sni: "b.example", serverRST: true))]).isEmpty)
@@ -124,6 +131,13 @@ struct DropSYNTests {
         let fs = runDetector(SYNDropDetector(), [.tcpFlow(Self.synOnly(firstFrame: 1, syns: 3)), .tcpFlow(answered(server: "8.8.8.8", firstFrame: 10))])
         #expect(fs.first?.confidence == .low)
         #expect(fs.first?.evidence.contains(.control(frame: nil, note: "no other flow to this server in the capture")) == true)
+    }
+
+    @Test func singleSYNIsLowWithSameAddressControlOnly() {
+        let same = runDetector(SYNDropDetector(), [.tcpFlow(Self.synOnly(firstFrame: 1, syns: 1)), .tcpFlow(answered(firstFrame: 10))])
+        #expect(same.maxConfidence == .low)
+        #expect(runDetector(SYNDropDetector(), [.tcpFlow(Self.synOnly(firstFrame: 1, syns: 1)),
+                                                .tcpFlow(answered(server: "185.1.2.99", firstFrame: 10))]).isEmpty)
     }
 
     @Test func singleSYNWithoutControlAndAnsweredFlowsAreNothing() {
@@ -181,6 +195,19 @@ struct DropThrottlingTests {
             .tcpFlow(Self.transfer(clientPort: 3, firstFrame: 200, bytes: 100_000, seconds: 20)),
         ])
         #expect(fs.first?.confidence == .low)
+    }
+
+    @Test func idleKeepAliveFlowIsNotSlow() {
+        // 100 kB in two bursts 20 s apart: one pause dominates, the flow was idle, not throttled.
+        var b = TCPFlowBuilder(clientPort: 3, firstFrame: 200)
+        b.handshake()
+        b.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 300, ttl: 64, id: 0x1002)
+        b.add(.server, 0.1, [.ack], seq: 1, ack: 301, len: 50_000, ttl: 52, id: 0x5000)
+        b.add(.server, 20.1, [.ack], seq: 50_001, ack: 301, len: 50_000, ttl: 52, id: 0x5001)
+        #expect(runDetector(ThrottlingDetector(), [
+            .tcpFlow(Self.transfer(clientPort: 1, firstFrame: 1, bytes: 2_000_000, seconds: 1)),
+            .tcpFlow(b.flow()),
+        ]).isEmpty)
     }
 
     @Test func similarFlowsOrNoComparablesAreNothing() {

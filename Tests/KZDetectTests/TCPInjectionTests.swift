@@ -105,6 +105,27 @@ struct TCPRSTInjectionTests {
         #expect(!fs.contains { $0.claimedSource == "104.17.210.9" })
     }
 
+    /// Mirrors tripwire-1597963966 frames 956–967: an injector copying the client's TTL (50) sends three identical
+    /// RST/ACKs (window 2821, foreign IP ID) right after the GET; the client's own kernel RST (no ACK, window 0,
+    /// TOS 0x60) follows 160 ms later. The triplet is high; the kernel RST is not part of its finding.
+    @Test func ttlCopyingTripletIsHighAndKernelResetStaysApart() {
+        var b = TCPFlowBuilder(client: "123.206.27.192", server: "104.17.210.9", serverPort: 80, clientPort: 47500)
+        b.add(.client, 0, [.syn], seq: 0, ttl: 50, id: 0xb0b7, window: 29200)
+        b.add(.server, 0.00004, [.syn, .ack], seq: 0, ack: 1, ttl: 64, id: 0, window: 65535)
+        b.add(.client, 0.166, [.ack], seq: 1, ack: 1, ttl: 50, id: 0xb0b8, window: 229)
+        b.add(.client, 0.1662, [.ack, .psh], seq: 1, ack: 1, len: 75, ttl: 50, id: 0xb0b9, window: 229)
+        b.add(.server, 0.16622, [.ack], seq: 1, ack: 76, ttl: 64, id: 0x41b9, window: 64)
+        for t in [0.16644, 0.166475, 0.166476] {
+            b.add(.client, t, [.ack, .rst], seq: 76, ack: 1, ttl: 50, id: 0x7802, window: 2821, timestamps: false)
+        }
+        b.add(.client, 0.3258, [.rst], seq: 76, ttl: 50, id: 0x9c2d, window: 0, tos: 0x60, timestamps: false)
+        let fs = runDetector(RSTInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.00004))])
+        let triplet = fs.first { $0.injectedFrame == 6 }
+        #expect(triplet?.confidence == .high)
+        #expect(triplet?.frames.contains(9) == false)
+        #expect(fs.filter { $0.frames.contains(9) }.allSatisfy { $0.confidence == .low })
+    }
+
     // MARK: single signals, client-side view (server 50 ms away, TTL 52)
 
     /// Client-side HTTPS flow: handshake, ClientHello (frame 4), server data (frames 5–6), then `rst` from the server.
@@ -149,7 +170,8 @@ struct TCPRSTInjectionTests {
     }
 
     @Test func ackOfUnsentDataAloneIsMedium() {
-        let flow = Self.clientSide { $0.add(.server, 0.4, [.ack, .rst], seq: 2001, ack: 9000, ttl: 52, id: 0x5002, window: 0, timestamps: false) }
+        // IP ID 200 steps on: not the server's next counter value, not far enough to be a signal.
+        let flow = Self.clientSide { $0.add(.server, 0.4, [.ack, .rst], seq: 2001, ack: 9000, ttl: 52, id: 0x5001 + 200, window: 0, timestamps: false) }
         let fs = runDetector(RSTInjectionDetector(), [.tcpFlow(flow)])
         #expect(fs.first?.confidence == .medium)
         #expect(notes(fs).contains("beyond anything the client had sent"))
@@ -178,6 +200,41 @@ struct TCPRSTInjectionTests {
         c.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: 64, id: 0x1002)
         c.add(.server, 0.111, [.ack, .rst], seq: 1, ack: 518, ttl: 52, id: 0, window: 0, timestamps: false)
         #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(c.flow(synToSynAck: 0.05))]).isEmpty)
+    }
+
+    /// Mirrors the Airtel capture's frame 12: the client's own FIN (TTL 44, next IP ID of its counter) acknowledges a
+    /// block page injected toward it 8 ms after the server's data left, although the client is 238 ms away. The FIN
+    /// is genuine; the timing is not held against it.
+    @Test func ownCounterPacketReactingToInjectedDataIsNotFlagged() {
+        var b = TCPFlowBuilder(client: "134.134.134.134", server: "10.10.10.10", serverPort: 80, clientPort: 41972)
+        b.add(.client, 0, [.syn], seq: 0, ttl: 44, id: 0x2cb4, window: 64240)
+        b.add(.server, 0.000075, [.syn, .ack], seq: 0, ack: 1, ttl: 64, id: 0, window: 64768)
+        b.add(.client, 0.238665, [.ack], seq: 1, ack: 1, ttl: 44, id: 0x2cb5)
+        b.add(.client, 0.238689, [.ack, .psh], seq: 1, ack: 1, len: 75, ttl: 44, id: 0x2cb6)
+        b.add(.server, 0.238996, [.ack], seq: 1, ack: 76, len: 2816, ttl: 64, id: 0xdf45, window: 506)
+        b.add(.client, 0.247273, [.ack], seq: 76, ack: 362, ttl: 44, id: 0x2cb7, window: 501)
+        b.add(.client, 0.247350, [.ack, .fin], seq: 76, ack: 362, ttl: 44, id: 0x2cb8, window: 501)
+        let flow = b.flow(synToSynAck: 0.000075, synAckToAck: 0.23859)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(flow)]).isEmpty)
+        // The same FIN with a foreign IP ID is judged on its timing.
+        var c = b
+        c.segments[c.segments.count - 1].ipID = 0x9000
+        let fs = runDetector(FINInjectionDetector(), [.tcpFlow(c.flow(synToSynAck: 0.000075, synAckToAck: 0.23859))])
+        #expect(notes(fs).contains("timing:reply_after_trigger"))
+        #expect((fs.maxConfidence ?? .low) >= .medium)
+    }
+
+    @Test func localSideIsNeverJudged() {
+        // The client's handshake TTL is exactly 64: the capture runs on it; its odd RST is its own.
+        let flow = Self.clientSide { $0.add(.client, 0.2, [.ack, .rst], seq: 1, ack: 2001, ttl: 5, id: 0, df: false, window: 77, timestamps: false) }
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(flow)]).isEmpty)
+    }
+
+    @Test func sideWithoutOrdinaryPacketsIsNotJudged() {
+        var b = TCPFlowBuilder()
+        b.add(.client, 0, [.ack, .rst], seq: 1, ack: 1, ttl: 60, id: 7, window: 0, timestamps: false)
+        b.add(.client, 0.0001, [.ack, .rst], seq: 1, ack: 1, ttl: 60, id: 7, window: 0, timestamps: false)
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(b.flow())]).isEmpty)
     }
 
     @Test func windowSteppingBurstIsAtLeastMedium() {
@@ -332,6 +389,57 @@ struct TCPFINInjectionTests {
         // TTL and timing (6 ms for a 50 ms path) are two strong signals.
         let fs = runDetector(FINInjectionDetector(), [.tcpFlow(Self.forgedBlockPage(realResponse: false))])
         #expect(fs.first?.confidence == .high)
+    }
+
+    @Test func finRetransmissionAfterThePeerAckedItIsNothing() {
+        // The server's FIN (seq 1501) is acknowledged (1502), then retransmitted: seq 1501 < peer ack is ordinary here.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.handshake()
+        b.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 120, ttl: 64, id: 0x1002)
+        b.add(.server, 0.101, [.ack, .psh], seq: 1, ack: 121, len: 1500, ttl: 52, id: 0x5000, window: 501)
+        b.add(.server, 0.102, [.ack, .fin], seq: 1501, ack: 121, ttl: 52, id: 0x5001, window: 501)
+        b.add(.client, 0.103, [.ack], seq: 121, ack: 1502, ttl: 64, id: 0x1003)
+        b.add(.server, 0.4, [.ack, .fin], seq: 1501, ack: 121, ttl: 52, id: 0x5002, window: 501)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.05))]).isEmpty)
+    }
+
+    @Test func retransmittedResponseWithPiggybackedFINIsNothing() {
+        // Mirrors CenTrace's bitcomet trace: the server resends its whole answer, the last segment carrying data + FIN.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.handshake()
+        b.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 80, ttl: 64, id: 0x1002)
+        for round in 0..<3 {
+            let t = 0.1 + Double(round) * 0.4
+            b.add(.server, t, [.ack, .psh], seq: 1, ack: 81, len: 1400, ttl: 52, id: 0x5000 + UInt32(round * 3), window: 501)
+            b.add(.server, t + 0.0001, [.ack, .psh, .fin], seq: 1401, ack: 81, len: 79, ttl: 52, id: 0x5001 + UInt32(round * 3), window: 501)
+        }
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.05))]).isEmpty)
+    }
+
+    @Test func retransmittedSYNDoesNotInflateTheRoundTrip() {
+        // First SYN lost; SYN-ACK 3 s later answers the retransmission after 50 ms. A FIN 20 ms after the client's
+        // data is then plausible-ish (0.4 × RTT) and must not be judged against a 3 s round trip.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.add(.client, 0, [.syn], seq: 0, ttl: 64, id: 0x1000, window: 64240)
+        b.add(.client, 3.0, [.syn], seq: 0, ttl: 64, id: 0x1001, window: 64240)
+        b.add(.server, 3.05, [.syn, .ack], seq: 0, ack: 1, ttl: 52, id: 0, window: 65160)
+        b.add(.client, 3.0502, [.ack], seq: 1, ack: 1, ttl: 64, id: 0x1002)
+        b.add(.server, 3.1, [.ack, .psh], seq: 1, ack: 1, len: 500, ttl: 52, id: 0x5000, window: 501)
+        b.add(.client, 3.2, [.ack, .fin], seq: 1, ack: 501, ttl: 64, id: 0x1003)
+        b.add(.server, 3.22, [.ack, .fin], seq: 501, ack: 2, ttl: 52, id: 0x5100, window: 501)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 3.05))]).isEmpty)
+    }
+
+    @Test func strayPacketOfAnEarlierConnectionOnTheSamePortsIsIgnored() {
+        // Port reuse: an old connection's ACK (far-away seq) precedes the new SYN; the new FIN is ordinary.
+        var b = TCPFlowBuilder(serverPort: 80)
+        b.add(.server, 0, [.ack], seq: 150_000_000, ack: 1, ttl: 52, id: 0x2000, window: 501)
+        b.add(.client, 3.0, [.syn], seq: 0, ttl: 64, id: 0x1000, window: 64240)
+        b.add(.server, 3.05, [.syn, .ack], seq: 0, ack: 1, ttl: 52, id: 0, window: 65160)
+        b.add(.client, 3.0502, [.ack, .psh], seq: 1, ack: 1, len: 100, ttl: 64, id: 0x1001)
+        b.add(.server, 3.1, [.ack, .psh], seq: 1, ack: 101, len: 460, ttl: 52, id: 0x5000, window: 501)
+        b.add(.server, 3.1001, [.ack, .fin], seq: 461, ack: 101, ttl: 52, id: 0x5001, window: 501)
+        #expect(runDetector(FINInjectionDetector(), [.tcpFlow(b.flow(synToSynAck: 0.05))]).isEmpty)
     }
 
     @Test func finShapeAloneIsLow() {

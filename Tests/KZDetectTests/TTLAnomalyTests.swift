@@ -73,6 +73,12 @@ struct TTLAnomalyTests {
         #expect(!runDetector(RSTInjectionDetector(), [.tcpFlow(f)]).isEmpty)
     }
 
+    @Test func localSideTTLLimitedProbesAreNothing() {
+        // The client's handshake TTL is exactly 64 (capture on the client): its TTL-5 data is a deliberate probe.
+        let f = Self.flow({ $0.add(.client, 0.06, [.ack, .psh], seq: 121, ack: 1, len: 50, ttl: 5, id: 0x1003) }, realAnswer: false)
+        #expect(runDetector(TTLAnomalyDetector(), [.tcpFlow(f)]).isEmpty)
+    }
+
     @Test func normalBrowsingIsNothing() {
         #expect(runDetector(TTLAnomalyDetector(), [.tcpFlow(Self.flow { _ in })]).isEmpty)
     }

@@ -6,7 +6,7 @@
 /// got a ServerHello (or any answer), as CenTrace and OONI `tlsmiddlebox` do with `example.com`. With a control and a
 /// retransmission (or a wait of ≥ 5 s) → `high`; a control otherwise → `medium`; without a control → `medium` after ≥ 2
 /// retransmissions or one retransmission and a give-up/long wait, else `low`, with a `.control(frame: nil, …)` evidence
-/// saying none was found. A flow with the same SNI answered elsewhere caps the finding at `medium`. Flows with a server
+/// saying none was found. A flow with the same SNI answered elsewhere caps the finding at `medium`. Flows with any
 /// RST are `tcp.rst_injection`'s; flows that stalled less than 2 s without retransmission are not reported.
 public struct SNIBlockingDetector: Detector {
     public static let id: DetectorID = "tls.sni_blocking"

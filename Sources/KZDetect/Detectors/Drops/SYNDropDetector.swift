@@ -6,8 +6,8 @@ import KZWire
 /// Judged in `finish` against controls in the same capture: another flow to the same address that completed its
 /// handshake, else one to the same /24 (IPv4) or /48 (IPv6). Grading: SYN retransmitted (≥ 2 SYNs) with a same-address
 /// control → `high`, with a prefix control → `medium`, without control → `low` (evidence
-/// `.control(frame: nil, note: "no other flow to this server in the capture")`). A single SYN (the capture may simply have
-/// ended) is one step lower and is not reported without a control.
+/// `.control(frame: nil, note: "no other flow to this server in the capture")`). A single SYN (the capture may simply
+/// have ended, or it was a TTL-limited probe) is `low` with a same-address control and not reported otherwise.
 public struct SYNDropDetector: Detector {
     public static let id: DetectorID = "tcp.syn_drop"
 
@@ -54,12 +54,13 @@ public struct SYNDropDetector: Detector {
             var frames = c.synFrames
             let ctl: String
             if let s = same, let f = s.synAckFrame {
-                conf = retried ? .high : .medium
+                conf = retried ? .high : .low
                 evidence.append(.control(frame: f, note: "another flow to \(c.server):\(s.serverPort) completed its handshake (SYN-ACK frame \(f))"))
                 frames.append(f)
                 ctl = "while another connection to the same address completed its handshake (frame \(f))"
             } else if let p = prefix, let f = p.synAckFrame {
-                conf = retried ? .medium : .low
+                guard retried else { continue }
+                conf = .medium
                 evidence.append(.control(frame: f, note: "a flow to \(p.server):\(p.serverPort) in the same prefix completed its handshake (SYN-ACK frame \(f))"))
                 frames.append(f)
                 ctl = "while \(p.server) in the same prefix answered (frame \(f))"

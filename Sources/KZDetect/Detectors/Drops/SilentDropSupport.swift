@@ -48,16 +48,20 @@ struct StalledRequest: Sendable {
     /// A server ACK covering the trigger (the server got it but answered nothing), when seen.
     var serverAckFrame: FrameNumber?
 
-    /// Nil unless: the handshake completed, the server sent no payload and no RST (a RST is `tcp.rst_injection`'s
-    /// case), and the client sent the trigger.
+    /// Nil unless: the handshake completed, the server sent no payload, nobody sent a RST (that is
+    /// `tcp.rst_injection`'s case, forged toward either end), and the client sent the trigger with its handshake TTL (±2; otherwise it is a TTL-limited probe).
     init?(_ flow: TCPFlowEvent, trigger: FrameNumber) {
         let segs = flow.segments
         guard flow.payloadBytesServer == 0,
               segs.contains(where: { $0.side == .server && $0.flags.contains(.syn) && $0.flags.contains(.ack) }),
-              !segs.contains(where: { $0.side == .server && ($0.isRST || $0.payloadLength > 0) }),
+              !segs.contains(where: { $0.isRST || ($0.side == .server && $0.payloadLength > 0) }),
               let ti = segs.firstIndex(where: { $0.frame == trigger }) ?? segs.firstIndex(where: { $0.frame >= trigger && $0.side == .client && $0.payloadLength > 0 })
         else { return nil }
         let t = segs[ti]
+        // A request sent with a TTL other than the client's handshake TTL is a TTL-limited probe: it was meant to expire.
+        if let h = segs.first(where: { $0.side == .client && $0.flags.contains(.syn) }), InitialTTL.gap(h.ttl, t.ttl) > 2 {
+            return nil
+        }
         triggerFrame = t.frame
         transmissions = segs.filter { s in
             s.side == .client && s.payloadLength > 0 && tcpSeqDistance(t.seq, s.seq) >= 0 && tcpSeqDistance(t.seq, s.seqEnd) < 0

@@ -11,7 +11,8 @@ import KZWire
 /// copies of the same sequence range race, or the reassembler saw a conflicting overlap with it). A shift that persists
 /// for the rest of the flow over at least `routeChangeRun` packets is a route change and is not reported. When the off
 /// TTL equals the other side's TTL as seen here (±1), the finding says the injector may copy the triggering packet's
-/// TTL (Triplet Censors, FOCI 2020), which makes the TTL useless for hop distance.
+/// TTL (Triplet Censors, FOCI 2020), which makes the TTL useless for hop distance. A side whose handshake TTL is an exact
+/// initial value is the host the capture runs on: its lower TTLs are its own TTL-limited probes and are not judged.
 public struct TTLAnomalyDetector: Detector {
     public static let id: DetectorID = "ip.ttl_anomaly"
     var tolerance = 2
@@ -29,7 +30,7 @@ public struct TTLAnomalyDetector: Detector {
     func judge(_ flow: TCPFlowEvent, _ side: Side) -> Finding? {
         let segs = flow.segments
         let base = TCPSideBaseline(side: side, segments: segs)
-        guard let bttl = base.ttl else { return nil }
+        guard let bttl = base.ttl, !base.isLocal else { return nil }
         let own = segs.indices.filter { segs[$0].side == side && !segs[$0].isRST && !segs[$0].isFIN }
         let off = own.filter { InitialTTL.gap(segs[$0].ttl, bttl) > tolerance }
         guard let firstOff = off.first else { return nil }

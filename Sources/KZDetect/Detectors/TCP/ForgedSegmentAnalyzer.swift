@@ -2,7 +2,8 @@ import KZWire
 
 /// One reason to believe a RST or FIN was not sent by the endpoint it names.
 struct ForgedSignal: Sendable {
-    enum Strength: Sendable { case strong, weak }
+    /// `info` is context shown with a reported packet that does not count towards its grade.
+    enum Strength: Sendable { case strong, weak, info }
     /// Independent signal family: ttl, ip_id, shape, burst, seq, ack, race, timing, payload. Signals of one family
     /// count once.
     var category: String
@@ -34,8 +35,9 @@ struct ForgedSegmentAnalyzer: Sendable {
     var burstGap: Double = 0.005
     /// RST_SEQ_CHANGE / RST_ACK_CHANGE pair window (sheharbano/InjectedResetDetector: 2.0 s).
     var pairWindow: Double = 2.0
-    /// A reply sooner than this fraction of the claimed sender's round trip cannot come from it.
-    var rttFraction: Double = 0.5
+    /// A reply sooner than this fraction of the claimed sender's round trip cannot come from it (Hold-On used 0.5 for
+    /// DNS; TCP stacks answer FINs and data faster than SYNs, so we keep a wider margin).
+    var rttFraction: Double = 0.3
     /// Round trips below this are too small to judge (LAN, server-side view of the server).
     var minimumRTT: Double = 0.002
     /// An idle gap this long before a lone TTL mismatch points at a NAT or firewall state timeout.
@@ -61,6 +63,12 @@ struct ForgedSegmentAnalyzer: Sendable {
         var candidates: [Candidate] = []
         for (i, s) in segs.enumerated() where kind == .rst ? s.isRST : s.isFIN {
             candidates.append(Candidate(index: i))
+        }
+        guard !candidates.isEmpty else { return [] }
+        // A side with no ordinary packet gives nothing to compare with; a side the capture runs on sends its own.
+        candidates.removeAll { c in
+            guard let b = baselines[segs[c.index].side] else { return true }
+            return b.ttl == nil || b.isLocal
         }
         guard !candidates.isEmpty else { return [] }
         for k in candidates.indices {
@@ -99,12 +107,22 @@ struct ForgedSegmentAnalyzer: Sendable {
             let s = segs[j]
             if s.side == side {
                 if s.isRST { continue }
+                // A SYN starts a new sequence space (port reuse, a capture that starts mid-stream of an old connection).
+                if s.flags.contains(.syn) {
+                    p.senderNext = nil
+                    p.senderDataStarts = [:]
+                    p.senderMaxAck = nil
+                    p.peerAck = nil
+                    p.peerAckFrame = nil
+                    p.peerAcks = []
+                }
                 p.senderNext = maxSeq(p.senderNext, s.seqEnd)
                 if s.payloadLength > 0 { p.senderDataStarts[s.seq] = p.senderDataStarts[s.seq] ?? s.frame }
                 if s.flags.contains(.ack) { p.senderMaxAck = maxSeq(p.senderMaxAck, s.ack) }
                 if s.isFIN { p.senderFIN = true }
             } else {
                 if s.isRST { p.peerRST = true; continue }
+                if s.flags.contains(.syn) { p.peerNext = nil }
                 p.peerNext = maxSeq(p.peerNext, s.seqEnd)
                 if s.flags.contains(.ack) {
                     if p.peerAck == nil || tcpSeqDistance(s.ack, p.peerAck ?? 0) > 0 { p.peerAckFrame = s.frame }
@@ -122,6 +140,18 @@ struct ForgedSegmentAnalyzer: Sendable {
         var out: [ForgedSignal] = []
         let kernelReset = kind == .rst && c.looksLikeKernelNoSocketReset
         let pr = prior(i, segs)
+        // The packet carries the side's TTL, DF and the next value of its IP ID counter: it is the side's own. Timing and
+        // ACK oddities then mean the side reacted to data injected toward it (Airtel: the client acknowledges a block
+        // page the server never sent), which is evidence about other packets, not about this one.
+        var ownCounter = false
+        if let bttl = base.ttl, InitialTTL.gap(c.ttl, bttl) <= ttlTolerance, base.ipIDPattern == .incrementing,
+           base.df == nil || base.df == c.df,
+           let j = base.ordinary.last(where: { $0 < i && segs[$0].ipID != 0 }) {
+            let d = Int(UInt16(truncatingIfNeeded: c.ipID &- segs[j].ipID))
+            ownCounter = d >= 1 && d <= 64
+        }
+        let reactionStrength: ForgedSignal.Strength = ownCounter ? .info : .strong
+        let reactionNote = ownCounter ? " (yet TTL, DF and IP ID show the \(c.side.rawValue)'s own packet: it reacted to data injected toward it)" : ""
 
         // TTL
         if let bttl = base.ttl, InitialTTL.gap(c.ttl, bttl) > ttlTolerance {
@@ -200,12 +230,17 @@ struct ForgedSegmentAnalyzer: Sendable {
                                     evidence: shape, frames: [c.frame]))
         }
 
-        // Sequence number.
-        let seqExplainedByPeerAck = kernelReset && pr.peerAcks.contains(c.seq)
+        // Sequence number. A FIN retransmission repeats its first transmission's seq, which the peer may have acknowledged.
+        let finRetransmission = kind == .fin && segs[..<i].contains { $0.side == c.side && $0.isFIN && $0.seq == c.seq }
+        let seqExplainedByPeerAck = (kernelReset && pr.peerAcks.contains(c.seq)) || finRetransmission
         var stale: String?
         var staleFrames: [FrameNumber] = [c.frame]
         if !seqExplainedByPeerAck {
-            if let pa = pr.peerAck, tcpSeqDistance(c.seq, pa) < 0 {
+            // The peer's ACK only counts up to what the side had really sent: an ACK beyond that (crafted probes, or
+            // data injected toward the peer) says nothing about this packet.
+            var peerAck = pr.peerAck
+            if let pa = peerAck, let sn = pr.senderNext, tcpSeqDistance(pa, sn) > 0 { peerAck = sn }
+            if let pa = peerAck, tcpSeqDistance(c.seq, pa) < 0 {
                 stale = "seq \(c.seq) is behind \(pa), which the \(c.side.other.rawValue) had already acknowledged"
                 if let f = pr.peerAckFrame { staleFrames.append(f) }
             } else if !kernelReset, let sn = pr.senderNext, tcpSeqDistance(c.seq, sn) < -1 {
@@ -226,8 +261,8 @@ struct ForgedSegmentAnalyzer: Sendable {
 
         // ACK of data never sent.
         if c.flags.contains(.ack), let pn = pr.peerNext, tcpSeqDistance(c.ack, pn) > 1 {
-            let t = "acknowledges \(c.ack), beyond anything the \(c.side.other.rawValue) had sent (\(pn))"
-            out.append(ForgedSignal(category: "ack", strength: .strong, label: t, evidence: [.frame(c.frame, note: t)], frames: [c.frame]))
+            let t = "acknowledges \(c.ack), beyond anything the \(c.side.other.rawValue) had sent (\(pn))" + reactionNote
+            out.append(ForgedSignal(category: "ack", strength: reactionStrength, label: t, evidence: [.frame(c.frame, note: t)], frames: [c.frame]))
         }
 
         // The sender goes on after its RST/FIN.
@@ -245,13 +280,13 @@ struct ForgedSegmentAnalyzer: Sendable {
         }
 
         // Too fast for the claimed sender.
-        if c.flags.contains(.ack), let rtt = c.side == .server ? flow.synToSynAck : flow.synAckToAck, rtt >= minimumRTT,
+        if c.flags.contains(.ack), let rtt = roundTrip(to: c.side, segs, flow), rtt >= minimumRTT,
            let trig = trigger(acknowledgedBy: c, before: i, segs) {
             let elapsed = secondsBetween(segs[trig].time, c.time)
             if elapsed >= 0, elapsed < rttFraction * rtt {
                 let t = "arrived \(TCPIPText.ms(elapsed)) after the packet it acknowledges (frame \(segs[trig].frame)), "
-                    + "but the \(c.side.rawValue) is \(TCPIPText.ms(rtt)) away (round trip)"
-                out.append(ForgedSignal(category: "timing", strength: .strong, label: t,
+                    + "but the \(c.side.rawValue) is \(TCPIPText.ms(rtt)) away (round trip)" + reactionNote
+                out.append(ForgedSignal(category: "timing", strength: reactionStrength, label: t,
                                         evidence: [.timing(field: "reply_after_trigger", frame: c.frame,
                                                            expectedSeconds: rtt, observedSeconds: elapsed)],
                                         frames: [c.frame, segs[trig].frame]))
@@ -264,6 +299,33 @@ struct ForgedSegmentAnalyzer: Sendable {
             out.append(ForgedSignal(category: "payload", strength: .weak, label: t, evidence: [.frame(c.frame, note: t)], frames: [c.frame]))
         }
         return out
+    }
+
+    /// Round trip from the capture point to `side` and back, from the handshake: last SYN → first SYN-ACK for the
+    /// server, last SYN-ACK → first ACK for the client. Measured here so a retransmitted SYN does not inflate it; the
+    /// smaller of this and the flow layer's value is used.
+    private func roundTrip(to side: Side, _ segs: [SegmentEvent], _ flow: TCPFlowEvent) -> Double? {
+        var own: Double?
+        if let sa = segs.firstIndex(where: { $0.side == .server && $0.flags.contains(.syn) && $0.flags.contains(.ack) }) {
+            switch side {
+            case .server:
+                if let s = segs[..<sa].last(where: { $0.side == .client && $0.flags.contains(.syn) && !$0.flags.contains(.ack) }) {
+                    own = secondsBetween(s.time, segs[sa].time)
+                }
+            case .client:
+                let lastSA = segs.indices.last { $0 >= sa && segs[$0].side == .server && segs[$0].flags.contains(.syn) } ?? sa
+                if let a = segs[(lastSA + 1)...].first(where: { $0.side == .client && $0.flags.contains(.ack) && !$0.flags.contains(.syn) }) {
+                    own = secondsBetween(segs[lastSA].time, a.time)
+                }
+            }
+        }
+        let given = side == .server ? flow.synToSynAck : flow.synAckToAck
+        switch (own, given) {
+        case let (a?, b?): return min(a, b)
+        case let (a?, nil): return a
+        case let (nil, b?): return b
+        default: return nil
+        }
     }
 
     /// The first later segment from the same side that a genuine sender could not have sent after this RST/FIN.
@@ -283,8 +345,11 @@ struct ForgedSegmentAnalyzer: Sendable {
                     if beyondOwn && beyondRST { return j }
                 }
             case .fin:
-                if s.payloadLength > 0, tcpSeqDistance(s.seqEnd, c.seq) > 0 { return j }
-                if s.isFIN, s.seq != c.seq { return j }
+                // The FIN occupies the sequence number after its own payload.
+                let finSeq = c.seq &+ UInt32(truncatingIfNeeded: c.payloadLength)
+                let dataEnd = s.seq &+ UInt32(truncatingIfNeeded: s.payloadLength)
+                if s.payloadLength > 0, tcpSeqDistance(dataEnd, finSeq) > 0 { return j }
+                if s.isFIN, s.seq &+ UInt32(truncatingIfNeeded: s.payloadLength) != finSeq { return j }
             }
         }
         return nil
@@ -326,7 +391,14 @@ struct ForgedSegmentAnalyzer: Sendable {
                         add(a, b, "a burst of identical RST/ACKs within \(TCPIPText.ms(gap)) with nothing from the \(side.other.rawValue) in between")
                     }
                     if InitialTTL.gap(x.ttl, y.ttl) > ttlTolerance || x.df != y.df {
-                        add(a, b, "two different packet templates (TTL \(x.ttl)/\(y.ttl), DF \(x.df)/\(y.df)) claim the \(side.rawValue) within \(TCPIPText.ms(gap))")
+                        // Only the packet(s) unlike the side's own packets are blamed; the other may be genuine.
+                        let t = "two different packet templates (TTL \(x.ttl)/\(y.ttl), DF \(x.df)/\(y.df)) claim the \(side.rawValue) within \(TCPIPText.ms(gap))"
+                        let fr = [x.frame, y.frame]
+                        for (k, s) in [(a, x), (b, y)] {
+                            let deviates = base.ttl.map { InitialTTL.gap(s.ttl, $0) > ttlTolerance } ?? true
+                                || (base.df.map { $0 != s.df } ?? false)
+                            if deviates { notes[k, default: []].append((t, fr)) }
+                        }
                     }
                     if y.window == x.window &+ 1 && x.window != 0 {
                         add(a, b, "RST windows step by one (\(x.window) → \(y.window)), a counter of an injector")
@@ -349,10 +421,11 @@ struct ForgedSegmentAnalyzer: Sendable {
                 var seen = Set<String>()
                 let uniq = list.filter { seen.insert($0.0).inserted }
                 let frames = Array(Set(uniq.flatMap { $0.1 })).sorted()
+                // The partners are named in the note only: a genuine packet next to a forged one is not evidence.
                 cands[k].signals.append(ForgedSignal(category: "burst", strength: .strong,
                                                      label: uniq.map { $0.0 }.joined(separator: "; "),
                                                      evidence: uniq.map { .note($0.0) } + [.note("burst frames \(frames.map(String.init).joined(separator: ", "))")],
-                                                     frames: frames))
+                                                     frames: [segs[cands[k].index].frame]))
             }
         }
     }
@@ -361,7 +434,13 @@ struct ForgedSegmentAnalyzer: Sendable {
 
     private func grade(_ c: inout Candidate, _ segs: [SegmentEvent], _ baselines: [Side: TCPSideBaseline]) {
         var strong = Set<String>(), weak = Set<String>()
-        for s in c.signals { if s.strength == .strong { strong.insert(s.category) } else { weak.insert(s.category) } }
+        for s in c.signals {
+            switch s.strength {
+            case .strong: strong.insert(s.category)
+            case .weak: weak.insert(s.category)
+            case .info: break
+            }
+        }
         weak.subtract(strong)
         var conf: Confidence?
         if strong.count >= 2 || (strong.count == 1 && weak.count >= 2) { conf = .high }
@@ -388,14 +467,18 @@ struct ForgedSegmentAnalyzer: Sendable {
 
     private func assemble(_ cands: [Candidate], _ segs: [SegmentEvent], _ baselines: [Side: TCPSideBaseline],
                           _ flow: TCPFlowEvent) -> [Finding] {
+        // One finding per claimed side, TTL, and low-or-not: a weakly odd packet never rides on a forged one's finding.
         struct Key: Hashable, Comparable {
             var side: Side
             var ttl: UInt8
-            static func < (a: Key, b: Key) -> Bool { a.side != b.side ? a.side == .client : a.ttl < b.ttl }
+            var low: Bool
+            static func < (a: Key, b: Key) -> Bool {
+                a.side != b.side ? a.side == .client : a.ttl != b.ttl ? a.ttl < b.ttl : !a.low && b.low
+            }
         }
         var groups: [Key: [Candidate]] = [:]
         for c in cands where c.confidence != nil {
-            groups[Key(side: segs[c.index].side, ttl: segs[c.index].ttl), default: []].append(c)
+            groups[Key(side: segs[c.index].side, ttl: segs[c.index].ttl, low: c.confidence == .low), default: []].append(c)
         }
         var out: [Finding] = []
         for key in groups.keys.sorted(by: { a, b in
@@ -414,7 +497,7 @@ struct ForgedSegmentAnalyzer: Sendable {
                 for s in c.signals {
                     for e in s.evidence where !evidence.contains(e) { evidence.append(e) }
                     frames += s.frames
-                    if seenLabel.insert(s.category).inserted { labels.append(s.label) }
+                    if s.strength != .info, seenLabel.insert(s.category).inserted { labels.append(s.label) }
                 }
                 for e in c.notes where !evidence.contains(e) { evidence.append(e) }
             }

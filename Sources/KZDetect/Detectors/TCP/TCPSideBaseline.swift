@@ -54,6 +54,10 @@ struct TCPSideBaseline: Sendable {
     /// The side's ordinary packets contain exact duplicates (same seq, ack, flags, length and IP ID): the capture
     /// saw some packets twice, so identical RSTs prove nothing.
     var hasCaptureDuplicates: Bool
+    /// The handshake was seen with an exact initial TTL (32, 64, 128, 255): the capture runs on this host. Its packets
+    /// are its own (nobody can inject "from" the local host into its own capture), and lower TTLs on its later
+    /// packets are deliberate TTL-limited probes (CenTrace, traceroute-style measurement), not anomalies.
+    var isLocal: Bool
 
     init(side: Side, segments: [SegmentEvent]) {
         self.side = side
@@ -69,12 +73,15 @@ struct TCPSideBaseline: Sendable {
         if let h = handshake {
             ttl = segments[h].ttl
             ttlFrame = segments[h].frame
+            isLocal = InitialTTL.hops(segments[h].ttl) == 0
         } else if let mode = Self.mode(ordinary.map { segments[$0].ttl }) {
             ttl = mode
             ttlFrame = ordinary.first { segments[$0].ttl == mode }.map { segments[$0].frame }
+            isLocal = false
         } else {
             ttl = nil
             ttlFrame = nil
+            isLocal = false
         }
         // Shape is learnt from packets at the baseline distance only, so forged data does not teach it.
         let trusted: [Int]

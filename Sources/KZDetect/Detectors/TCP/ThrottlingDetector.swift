@@ -10,6 +10,8 @@ import KZWire
 ///   that carried at least `comparableBytes`;
 /// - TLS handshake time (ClientHello → ServerHello): slow when ≥ `slowHandshake` (2 s) and ≥ `handshakeFactor` (5×)
 ///   the median of comparables' handshakes.
+/// A flow whose longest pause between server payload packets is half its data time or more is idle, not slow, and is
+/// not judged on throughput.
 /// Grading: one slow measure against same-address comparables → `medium`, prefix-only comparables → `low`; both
 /// measures slow → one step higher. Without comparables nothing is reported (a slow server is not interference).
 public struct ThrottlingDetector: Detector {
@@ -32,6 +34,8 @@ public struct ThrottlingDetector: Detector {
         var lastData: FrameNumber?
         var handshake: Double?
         var helloFrames: [FrameNumber]
+        /// The longest pause between two server payload packets.
+        var longestGap: Double
         var throughput: Double? { dataSeconds > 0 ? Double(bytes) / dataSeconds : nil }
     }
     var records: [Record] = []
@@ -49,9 +53,11 @@ public struct ThrottlingDetector: Detector {
             hello = [ch, sh]
         }
         let span = (data.first.flatMap { f in data.last.map { secondsBetween(f.time, $0.time) } }) ?? 0
+        var gap = 0.0
+        for k in data.indices.dropFirst() { gap = max(gap, secondsBetween(data[k - 1].time, data[k].time)) }
         records.append(Record(capture: flow.capture, flow: flow.flowRef, target: tcpFlowTarget(flow), server: flow.server,
                               bytes: flow.payloadBytesServer, dataSeconds: span, firstData: data.first?.frame,
-                              lastData: data.last?.frame, handshake: hs, helloFrames: hello))
+                              lastData: data.last?.frame, handshake: hs, helloFrames: hello, longestGap: gap))
     }
 
     static func median(_ v: [Double]) -> Double? {
@@ -73,7 +79,8 @@ public struct ThrottlingDetector: Detector {
             var evidence: [Evidence] = []
             var frames: [FrameNumber] = []
             var sameAddress = true
-            if r.bytes >= minimumBytes, r.dataSeconds >= minimumDuration, let tp = r.throughput {
+            // A flow whose data time is mostly one pause is idle (keep-alive, user think time), not slow.
+            if r.bytes >= minimumBytes, r.dataSeconds >= minimumDuration, r.longestGap < 0.5 * r.dataSeconds, let tp = r.throughput {
                 let (list, same) = comparables { $0.bytes >= comparableBytes && ($0.throughput ?? 0) > 0 }
                 if let med = Self.median(list.compactMap(\.throughput)), tp < ratio * med {
                     slow.append("\(Int(tp)) B/s against a median of \(Int(med)) B/s over \(list.count) comparable flow\(list.count == 1 ? "" : "s")")
