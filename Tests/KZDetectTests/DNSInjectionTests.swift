@@ -195,4 +195,43 @@ import KZSignatures
         one.add(.init(frame: 1, time: at(0), ttl: 60, ipID: 0, df: true, rtt: 0.01))
         #expect(one.ttlMismatch(60, excluding: 1, minSamples: 1, tolerance: 1, rareFraction: 0.2) == nil)
     }
+
+    /// The lab's on-path injector: the forged reply copies the resolver's TTL (within ±1) but clears DF and carries an
+    /// IP ID far from the resolver's counter; race plus a header difference is high.
+    @Test func raceWithDFAndIPIDOffTheGenuineReplyIsHigh() throws {
+        let race = Self.txn(1, t: 0, id: 7, qname: "blocked.example", responses: [
+            Self.response(2, t: 0.048, ttl: 58, ipID: 0x5bdc, df: false, answers: ["10.77.66.66"]),
+            Self.response(3, t: 0.254, ttl: 59, ipID: 0x82b9, df: true, answers: ["10.77.9.2"]),
+        ])
+        let control = Self.txn(5, t: 0.44, id: 8, qname: "allowed.example", responses: [
+            Self.response(6, t: 0.695, ttl: 59, ipID: 0x82d9, df: true, answers: ["10.77.9.2"]),
+        ])
+        let f = runDetector(DNSInjectionDetector(), [race, control])
+        let x = try #require(f.first { $0.target?.qname == "blocked.example" })
+        #expect(x.confidence == .high)
+        #expect(x.injectedFrame == 2)
+        #expect(x.mismatchFields.contains("df"))
+        #expect(x.mismatchFields.contains("ip_id"))
+        #expect(f.filter { $0.target?.qname == "allowed.example" }.isEmpty)
+    }
+
+    /// Same DF and an IP ID on the counter: the race alone stays medium (a random-ID resolver gives no IP ID verdict).
+    @Test func raceWithMatchingHeaderStaysMedium() throws {
+        let race = Self.txn(1, t: 0, id: 7, responses: [
+            Self.response(2, t: 0.048, ttl: 59, ipID: 0x82b0, df: true, answers: ["10.77.66.66"]),
+            Self.response(3, t: 0.254, ttl: 59, ipID: 0x82b9, df: true, answers: ["10.77.9.2"]),
+        ])
+        let random = Self.txn(5, t: 0.44, id: 8, qname: "allowed.example", responses: [
+            Self.response(6, t: 0.695, ttl: 59, ipID: 0x1234, df: true, answers: ["10.77.9.2"]),
+        ])
+        let x = try #require(runDetector(DNSInjectionDetector(), [race, random]).first)
+        #expect(x.confidence == .medium)
+        let far = Self.txn(1, t: 0, id: 7, responses: [
+            Self.response(2, t: 0.048, ttl: 59, ipID: 0x5bdc, df: true, answers: ["10.77.66.66"]),
+            Self.response(3, t: 0.254, ttl: 59, ipID: 0x82b9, df: true, answers: ["10.77.9.2"]),
+        ])
+        // IP ID far from the genuine reply, but no other reply shows the resolver counting: no verdict.
+        let y = try #require(runDetector(DNSInjectionDetector(), [far, random]).first)
+        #expect(y.confidence == .medium)
+    }
 }

@@ -55,6 +55,24 @@ struct ICMPUnreachableTests {
         #expect(fs.first?.claimedSource == "10.20.30.1")
     }
 
+    /// The lab's icmp_prohibited: the router refuses 93.184.216.34 while 93.184.216.99 (same /24) answers on port 443.
+    @Test func adminProhibitedWhileSamePrefixAnswersOnThePortIsMedium() {
+        var other = TCPFlowBuilder(server: "93.184.216.99", clientPort: 51999, firstFrame: 100)
+        other.handshake()
+        let fs = runDetector(ICMPUnreachableInjectionDetector(), [.tcpFlow(Self.unansweredFlow()), .tcpFlow(other.flow()),
+                                                                 .icmpError(Self.icmp(frame: 51, from: "10.20.30.1", ttl: 253, code: 13))])
+        #expect(fs.count == 1)
+        #expect(fs.first?.confidence == .medium)
+        #expect(fs.first?.frames == [51, 101])
+        // Another port of the neighbour, or a non-administrative code, proves nothing about this filter.
+        var otherPort = TCPFlowBuilder(server: "93.184.216.99", serverPort: 80, clientPort: 51999, firstFrame: 100)
+        otherPort.handshake()
+        #expect(runDetector(ICMPUnreachableInjectionDetector(), [.tcpFlow(Self.unansweredFlow()), .tcpFlow(otherPort.flow()),
+                                                                .icmpError(Self.icmp(frame: 51, from: "10.20.30.1", ttl: 253, code: 13))]).maxConfidence == .low)
+        #expect(runDetector(ICMPUnreachableInjectionDetector(), [.tcpFlow(Self.unansweredFlow()), .tcpFlow(other.flow()),
+                                                                .icmpError(Self.icmp(frame: 51, from: "10.20.30.1", ttl: 253, code: 1))]).maxConfidence.map { $0 <= .low } ?? true)
+    }
+
     @Test func adminProhibitedAloneIsLow() {
         let fs = runDetector(ICMPUnreachableInjectionDetector(), [.tcpFlow(Self.unansweredFlow()),
                                                                  .icmpError(Self.icmp(frame: 51, from: "10.20.30.1", ttl: 253, code: 13))])

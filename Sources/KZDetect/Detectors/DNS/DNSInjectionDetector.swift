@@ -181,13 +181,31 @@ public struct DNSInjectionDetector: Detector {
         }))
         // In-transaction TTL comparison: the forged reply comes from another distance than the genuine one.
         var ttlDiffersFromGenuine = false
-        if let g = genuine {
-            for i in forged where abs(Int(rs[i].ttl) - Int(rs[g].ttl)) > thresholds.ttlTolerance {
+        if let gi = genuine {
+            let g = rs[gi]
+            for i in forged where abs(Int(rs[i].ttl) - Int(g.ttl)) > thresholds.ttlTolerance {
                 ttlDiffersFromGenuine = true
-                evidence.append(.valueMismatch(field: "ttl", frame: rs[i].frame, expected: "\(rs[g].ttl)",
-                                               observed: "\(rs[i].ttl)", baselineFrame: rs[g].frame))
+                evidence.append(.valueMismatch(field: "ttl", frame: rs[i].frame, expected: "\(g.ttl)",
+                                               observed: "\(rs[i].ttl)", baselineFrame: g.frame))
             }
             if ttlDiffersFromGenuine { weak += 1; reasons.append("IP TTL differs from the later reply") }
+            // The same resolver answering the same query twice sends both replies from one IP stack: the DF bit does not
+            // flip, and a counting IP ID (confirmed by its other replies in this capture) does not jump.
+            var headerDiffers = false
+            let counterRefs = (baselines[g.source]?.samples ?? []).filter { $0.frame != g.frame }
+            for i in forged where rs[i].source == g.source {
+                if rs[i].df != g.df {
+                    headerDiffers = true
+                    evidence.append(.valueMismatch(field: "df", frame: rs[i].frame, expected: g.df ? "1" : "0",
+                                                   observed: rs[i].df ? "1" : "0", baselineFrame: g.frame))
+                }
+                if Self.ipIDOffCounter(rs[i].ipID, genuine: g.ipID, others: counterRefs.map(\.ipID), maxGap: thresholds.ipIDMaxGap) {
+                    headerDiffers = true
+                    evidence.append(.valueMismatch(field: "ip_id", frame: rs[i].frame, expected: "near \(g.ipID) (counter)",
+                                                   observed: "\(rs[i].ipID)", baselineFrame: g.frame))
+                }
+            }
+            if headerDiffers { weak += 1; reasons.append("IP header (DF / IP ID) differs from the later reply") }
         }
         var poisoned = 0, offBaseline = 0, sourceMismatch = false
         for i in forged {
@@ -231,6 +249,15 @@ public struct DNSInjectionDetector: Detector {
                        target: TargetRef(qname: t.qname, ip: "\(t.resolver)"),
                        frames: frames, summary: summary, evidence: evidence, injectedFrame: fr.frame,
                        claimedSource: "\(fr.source)", injectedTTL: fr.ttl, peerTTL: peerTTL)
+    }
+
+    /// A counting resolver: the genuine reply's IP ID is non-zero and at least one other reply of the resolver in the
+    /// capture lies within `maxGap` of it (mod 2^16). The forged reply is off the counter when it is more than `maxGap`
+    /// from all of them.
+    static func ipIDOffCounter(_ id: UInt32, genuine: UInt32, others: [UInt32], maxGap: UInt32) -> Bool {
+        func near(_ a: UInt32, _ b: UInt32) -> Bool { ((a &- b) & 0xffff) <= maxGap || ((b &- a) & 0xffff) <= maxGap }
+        guard genuine != 0, others.contains(where: { $0 != genuine && near($0, genuine) }) else { return false }
+        return !near(id, genuine) && !others.contains { near(id, $0) }
     }
 
     static func qtypeName(_ q: UInt16) -> String {

@@ -10,6 +10,7 @@ public struct HTTPRequestDropDetector: Detector {
     public init() {}
 
     public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
+        if case .icmpError(let e) = event { judge.observe(icmp: e) }
         guard case .tcpFlow(let flow) = event else { return }
         let record = DropFlowRecord(flow, label: flow.httpRequests.first?.host ?? flow.tls?.sni)
         judge.records.append(record)

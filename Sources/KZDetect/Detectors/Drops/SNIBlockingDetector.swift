@@ -15,6 +15,7 @@ public struct SNIBlockingDetector: Detector {
     public init() {}
 
     public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
+        if case .icmpError(let e) = event { judge.observe(icmp: e) }
         guard case .tcpFlow(let flow) = event else { return }
         let record = DropFlowRecord(flow, label: flow.tls?.sni ?? flow.httpRequests.first?.host)
         judge.records.append(record)

@@ -7,7 +7,8 @@ import KZWire
 /// handshake, else one to the same /24 (IPv4) or /48 (IPv6). Grading: SYN retransmitted (≥ 2 SYNs) with a same-address
 /// control → `high`, with a prefix control → `medium`, without control → `low` (evidence
 /// `.control(frame: nil, note: "no other flow to this server in the capture")`). A single SYN (the capture may simply
-/// have ended, or it was a TTL-limited probe) is `low` with a same-address control and not reported otherwise.
+/// have ended, or it was a TTL-limited probe) is `low` with a same-address control and not reported otherwise. A flow
+/// the pipeline marks `isTTLLimitedProbe` is `low` at most.
 public struct SYNDropDetector: Detector {
     public static let id: DetectorID = "tcp.syn_drop"
 
@@ -19,6 +20,8 @@ public struct SYNDropDetector: Detector {
         var synFrames: [FrameNumber]
         var span: Double
         var target: TargetRef
+        /// The flow is a TTL-limited probe (its SYNs were meant to expire): reported `low` at most.
+        var probe: Bool
     }
     var records: [DropFlowRecord] = []
     var candidates: [Candidate] = []
@@ -36,7 +39,7 @@ public struct SYNDropDetector: Detector {
               let first = syns.first, let last = syns.last else { return }
         candidates.append(Candidate(flow: flow.flowRef, capture: flow.capture, server: flow.server, serverPort: flow.serverPort,
                                     synFrames: syns.map(\.frame), span: secondsBetween(first.time, last.time),
-                                    target: TargetRef(ip: flow.server.description)))
+                                    target: TargetRef(ip: flow.server.description), probe: flow.isTTLLimitedProbe))
     }
 
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
@@ -69,6 +72,10 @@ public struct SYNDropDetector: Detector {
                 conf = .low
                 evidence.append(.control(frame: nil, note: "no other flow to this server in the capture"))
                 ctl = "and no other flow to this server or its prefix was answered in the capture"
+            }
+            if c.probe {
+                conf = .low
+                evidence.append(.note("the SYNs were a TTL-limited probe (a time-exceeded quoted them, or they carried a small TTL): their silence is expected"))
             }
             let n = c.synFrames.count
             let summary = "\(n) SYN\(n == 1 ? "" : "s") to \(c.flow.server) (frames \(TCPIPText.frames(c.synFrames))) over "

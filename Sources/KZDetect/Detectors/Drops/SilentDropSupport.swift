@@ -4,6 +4,8 @@ import KZWire
 /// same capture to the same server (or its prefix) that did get answers.
 struct DropFlowRecord: Sendable {
     var capture: String
+    var client: IPAddress
+    var clientPort: UInt16
     var server: IPAddress
     var serverPort: UInt16
     var firstFrame: FrameNumber
@@ -13,9 +15,14 @@ struct DropFlowRecord: Sendable {
     var synAckFrame: FrameNumber?
     /// The server sent application bytes; the frame of the ServerHello, first response or first server payload.
     var answerFrame: FrameNumber?
+    /// The IP TTL of the client's first application message when it was sent TTL-limited (a sweep or traceroute probe:
+    /// more than 2 below the client's handshake TTL), else nil.
+    var probeTTL: UInt8?
 
     init(_ flow: TCPFlowEvent, label: String?) {
         capture = flow.capture
+        client = flow.client
+        clientPort = flow.clientPort
         server = flow.server
         serverPort = flow.serverPort
         firstFrame = flow.segments.first?.frame ?? 0
@@ -24,6 +31,40 @@ struct DropFlowRecord: Sendable {
         let firstPayload = flow.segments.first { $0.side == .server && $0.payloadLength > 0 && !$0.isRST }?.frame
         answerFrame = flow.tls?.serverHelloFrame ?? flow.httpResponses.first?.firstFrame
             ?? (flow.payloadBytesServer > 0 ? firstPayload : nil)
+        let segs = flow.segments
+        if let h = segs.first(where: { $0.side == .client && $0.flags.contains(.syn) && !$0.flags.contains(.ack) }),
+           let d = segs.first(where: { $0.side == .client && $0.payloadLength > 0 && !$0.isRST }),
+           InitialTTL.gap(h.ttl, d.ttl) > 2, d.ttl < h.ttl {
+            probeTTL = d.ttl
+        } else {
+            probeTTL = nil
+        }
+    }
+
+    var key: ProbeKey { ProbeKey(capture: capture, client: client, clientPort: clientPort, server: server, serverPort: serverPort) }
+}
+
+/// A TCP flow's identity for matching the quotes of ICMP time-exceeded messages.
+struct ProbeKey: Hashable, Sendable {
+    var capture: String
+    var client: IPAddress
+    var clientPort: UInt16
+    var server: IPAddress
+    var serverPort: UInt16
+
+    /// The flow an ICMP time-exceeded (v4 type 11, v6 type 3) quotes, nil for other messages.
+    init?(timeExceeded e: ICMPErrorEvent) {
+        guard e.isV6 ? e.type == 3 : e.type == 11, let q = e.quoted, q.proto.rawValue == 6,
+              let sp = q.srcPort, let dp = q.dstPort else { return nil }
+        self.init(capture: e.capture, client: q.src, clientPort: sp, server: q.dst, serverPort: dp)
+    }
+
+    init(capture: String, client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16) {
+        self.capture = capture
+        self.client = client
+        self.clientPort = clientPort
+        self.server = server
+        self.serverPort = serverPort
     }
 }
 
@@ -47,20 +88,34 @@ struct StalledRequest: Sendable {
     var waited: Double
     /// A server ACK covering the trigger (the server got it but answered nothing), when seen.
     var serverAckFrame: FrameNumber?
+    /// The trigger's IP TTL when it was sent TTL-limited (a sweep probe), else nil.
+    var probeTTL: UInt8?
 
-    /// Nil unless: the handshake completed, the server sent no payload, nobody sent a RST (that is
-    /// `tcp.rst_injection`'s case, forged toward either end), and the client sent the trigger with its handshake TTL (±2; otherwise it is a TTL-limited probe).
+    /// Nil unless: the handshake completed, the server sent no payload, and nobody sent a RST (that is
+    /// `tcp.rst_injection`'s case, forged toward either end) other than the local client's own abort after the trigger.
+    /// A trigger sent more than 2 below the handshake TTL is a TTL-limited probe (`probeTTL`), judged apart.
     init?(_ flow: TCPFlowEvent, trigger: FrameNumber) {
         let segs = flow.segments
         guard flow.payloadBytesServer == 0,
               segs.contains(where: { $0.side == .server && $0.flags.contains(.syn) && $0.flags.contains(.ack) }),
-              !segs.contains(where: { $0.isRST || ($0.side == .server && $0.payloadLength > 0) }),
+              !segs.contains(where: { $0.side == .server && $0.payloadLength > 0 }),
               let ti = segs.firstIndex(where: { $0.frame == trigger }) ?? segs.firstIndex(where: { $0.frame >= trigger && $0.side == .client && $0.payloadLength > 0 })
         else { return nil }
         let t = segs[ti]
-        // A request sent with a TTL other than the client's handshake TTL is a TTL-limited probe: it was meant to expire.
+        // Any RST is `tcp.rst_injection`'s case (forged toward either end), except the client's own abort after the
+        // trigger when the capture runs on the client (its handshake TTL is an exact initial value, so nothing forged
+        // "from" it can be in this capture): a sweep probe gives up with a RST.
+        let clientBase = TCPSideBaseline(side: .client, segments: segs)
+        for (k, s) in segs.enumerated() where s.isRST {
+            let ownAbort = s.side == .client && k > ti && clientBase.isLocal
+                && clientBase.ttl.map { InitialTTL.gap($0, s.ttl) <= 2 } == true
+            if !ownAbort { return nil }
+        }
+        // A request sent with a TTL well below the client's handshake TTL is a TTL-limited probe: it was meant to expire.
         if let h = segs.first(where: { $0.side == .client && $0.flags.contains(.syn) }), InitialTTL.gap(h.ttl, t.ttl) > 2 {
-            return nil
+            probeTTL = t.ttl
+        } else {
+            probeTTL = nil
         }
         triggerFrame = t.frame
         transmissions = segs.filter { s in
@@ -105,11 +160,60 @@ struct SilentDropJudge: Sendable {
 
     var records: [DropFlowRecord] = []
     var pending: [Pending] = []
+    /// Flows an ICMP time-exceeded quoted: their TTL-limited probes expired on the way, so their silence is expected.
+    var expired: Set<ProbeKey> = []
+
+    mutating func observe(icmp e: ICMPErrorEvent) {
+        if let k = ProbeKey(timeExceeded: e) { expired.insert(k) }
+    }
+
+    /// A TTL-limited probe (CenTrace) that drew neither a time-exceeded nor an answer. Its silence is the method only
+    /// when it expired; here a control probe (another label, same server) sent with the same TTL expired at that hop
+    /// or got an answer, or one sent with a lower TTL got an answer: the path at that distance works for other names,
+    /// so this probe was dropped on the way. `medium` with such a control (one probe of a sweep, no retransmission
+    /// judged), `low` without one; nothing when the probe expired.
+    func probeFinding(_ p: Pending, ttl: UInt8, detector: DetectorID, what: String, labelName: String) -> Finding? {
+        guard !expired.contains(p.record.key) else { return nil }
+        let controls = records.filter { r in
+            guard r.capture == p.record.capture, r.server == p.record.server, r.label != p.record.label,
+                  let t = r.probeTTL else { return false }
+            return (t == ttl && (expired.contains(r.key) || r.answerFrame != nil)) || (t < ttl && r.answerFrame != nil)
+        }.sorted { ($0.probeTTL ?? 0, $0.firstFrame) > ($1.probeTTL ?? 0, $1.firstFrame) }
+        let s = p.stall
+        var evidence: [Evidence] = [.frame(s.triggerFrame, note: "\(what) sent with IP TTL \(ttl) (a TTL-limited probe)"
+                                        + (p.record.label.map { " (\(labelName) \($0))" } ?? ""))]
+        evidence += s.evidence
+        evidence.append(.note("no ICMP time-exceeded quoted this probe: it did not expire on the path"))
+        var frames = [s.triggerFrame] + s.transmissions + (s.gaveUpFrame.map { [$0] } ?? [])
+        let conf: Confidence
+        let ctl: String
+        if let c = controls.first, let ct = c.probeTTL {
+            conf = .medium
+            let how = c.answerFrame.map { "was answered by the server (frame \($0))" } ?? "expired at that hop with a time-exceeded"
+            evidence.append(.control(frame: c.answerFrame ?? c.firstFrame,
+                                     note: "a probe with \(labelName) \(c.label ?? "(none)") and TTL \(ct) \(how)"))
+            frames.append(c.answerFrame ?? c.firstFrame)
+            ctl = " while a probe for \(labelName) \(c.label ?? "(none)") with TTL \(ct) \(how)"
+        } else {
+            conf = .low
+            evidence.append(.control(frame: nil, note: "no control probe with this TTL or lower reached as far"))
+            ctl = "; no control probe shows that the path at this distance works"
+        }
+        let label = p.record.label.map { " for \(labelName) \($0)" } ?? ""
+        let summary = "The TTL-limited \(what)\(label) to \(p.flow.server) (frame \(s.triggerFrame), TTL \(ttl)) drew neither "
+            + "an answer nor an ICMP time-exceeded\(ctl)."
+        return Finding(detector: detector, confidence: conf, capture: p.record.capture, flow: p.flow, target: p.target,
+                       frames: frames, summary: summary, evidence: evidence)
+    }
 
     /// Finds controls and grades. `what` is "ClientHello" or "HTTP request"; `labelName` "SNI" or "Host".
     func findings(detector: DetectorID, what: String, labelName: String) -> [Finding] {
         var out: [Finding] = []
         for p in pending {
+            if let ttl = p.stall.probeTTL {
+                if let f = probeFinding(p, ttl: ttl, detector: detector, what: what, labelName: labelName) { out.append(f) }
+                continue
+            }
             let others = records.filter { $0.capture == p.record.capture && $0.firstFrame != p.record.firstFrame && $0.server == p.record.server }
             let control = others.filter { $0.answerFrame != nil && $0.label != p.record.label }
                 .min { ($0.serverPort == p.record.serverPort ? 0 : 1, $0.firstFrame) < ($1.serverPort == p.record.serverPort ? 0 : 1, $1.firstFrame) }

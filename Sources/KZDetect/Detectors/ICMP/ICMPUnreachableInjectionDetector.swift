@@ -92,8 +92,19 @@ public struct ICMPUnreachableInjectionDetector: Detector {
                 }
             }
             let adminCodes: Set<UInt8> = e.isV6 ? [1] : [9, 10, 13]
-            if adminCodes.contains(e.code) {
+            let admin = adminCodes.contains(e.code)
+            if admin {
                 weak.append(("the code says \(codeText(e))", .note("ICMP code \(e.code): \(codeText(e)) (a filter speaking)")))
+            }
+            // The network behind the router is reachable: another host of the same /24 (/48) answered on the same port.
+            var prefixFrame: FrameNumber?
+            if strong.isEmpty, isTCP, e.source != q.dst,
+               let other = flows.filter({ $0.key.capture == e.capture && $0.key.server != q.dst && sameDropPrefix($0.key.server, q.dst)
+                                          && $0.key.serverPort == dp && $0.value.proto == "tcp" && $0.value.answerFrame != nil })
+                   .min(by: { ($0.value.answerFrame ?? 0) < ($1.value.answerFrame ?? 0) }), let a = other.value.answerFrame {
+                prefixFrame = a
+                weak.append(("\(other.key.server) in the same prefix answered on port \(dp) in this capture (frame \(a))",
+                             .control(frame: a, note: "\(other.key.server):\(dp) in the same prefix answered \(other.key.client):\(other.key.clientPort)")))
             }
             if isTCP, e.code == (e.isV6 ? 4 : 3) {
                 weak.append(("a port unreachable for TCP, which hosts answer with RST", .note("ICMP port unreachable for a TCP segment: TCP hosts answer closed ports with RST")))
@@ -101,11 +112,14 @@ public struct ICMPUnreachableInjectionDetector: Detector {
             let conf: Confidence
             if strong.count >= 2 || (strong.count == 1 && weak.count >= 2) { conf = .high }
             else if strong.count == 1 { conf = .medium }
+            // A router refusing one host "administratively" while the same network behind it answers on the same port:
+            // a per-destination filter, which is what codes 9/10/13 announce (RFC 1812 §5.2.7.1).
+            else if admin, prefixFrame != nil { conf = .medium }
             else if !weak.isEmpty { conf = .low }
             else { continue }
             var evidence: [Evidence] = [.frame(e.frame, note: "ICMP \(e.isV6 ? "v6 " : "")unreachable (\(codeText(e))) from \(e.source) quoting \(q.src):\(sp) → \(q.dst):\(dp)")]
             evidence += strong.map(\.1) + weak.map(\.1)
-            let frames = [e.frame] + strong.compactMap(\.2)
+            let frames = [e.frame] + strong.compactMap(\.2) + (prefixFrame.map { [$0] } ?? [])
             let proto = info?.proto ?? (isTCP ? "tcp" : q.proto.rawValue == 17 ? "udp" : "icmp")
             let summary = "ICMP \(codeText(e)) in frame \(e.frame) from \(e.source) for \(q.src):\(sp) → \(q.dst):\(dp) looks "
                 + (conf == .low ? "like filtering: " : "forged: ") + (strong.map(\.0) + weak.map(\.0)).joined(separator: "; ") + "."

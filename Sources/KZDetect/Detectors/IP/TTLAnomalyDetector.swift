@@ -12,7 +12,9 @@ import KZWire
 /// for the rest of the flow over at least `routeChangeRun` packets is a route change and is not reported. When the off
 /// TTL equals the other side's TTL as seen here (±1), the finding says the injector may copy the triggering packet's
 /// TTL (Triplet Censors, FOCI 2020), which makes the TTL useless for hop distance. A side whose handshake TTL is an exact
-/// initial value is the host the capture runs on: its lower TTLs are its own TTL-limited probes and are not judged.
+/// initial value is the host the capture runs on: its lower TTLs are its own TTL-limited probes and are not judged. On a
+/// flow the pipeline marks `isTTLLimitedProbe` (seen from elsewhere, e.g. the server), the client's lower TTLs are not
+/// judged either.
 public struct TTLAnomalyDetector: Detector {
     public static let id: DetectorID = "ip.ttl_anomaly"
     var tolerance = 2
@@ -31,7 +33,12 @@ public struct TTLAnomalyDetector: Detector {
         let segs = flow.segments
         let base = TCPSideBaseline(side: side, segments: segs)
         guard let bttl = base.ttl, !base.isLocal else { return nil }
-        let own = segs.indices.filter { segs[$0].side == side && !segs[$0].isRST && !segs[$0].isFIN }
+        var own = segs.indices.filter { segs[$0].side == side && !segs[$0].isRST && !segs[$0].isFIN }
+        // A TTL-limited probe's client packets are sent with a small TTL on purpose (CenTrace, traceroute): the lower
+        // TTLs are the method, not an injection. Only packets arriving *above* the client's baseline are judged.
+        if side == .client && flow.isTTLLimitedProbe {
+            own = own.filter { segs[$0].ttl >= bttl }
+        }
         let off = own.filter { InitialTTL.gap(segs[$0].ttl, bttl) > tolerance }
         guard let firstOff = off.first else { return nil }
         let after = own.filter { $0 >= firstOff }

@@ -5,9 +5,10 @@ import KZWire
 /// took > 2 s, daily medians > 4 s, against a baseline host in the same prefix on the same day).
 ///
 /// Judged in `finish`. Comparable flows: same capture and same server address, else the same /24 (/48). Two measures:
-/// - throughput: server payload bytes over the time from the first to the last server payload; a flow with at least
-///   `minimumBytes` over at least `minimumDuration` s is slow when below `ratio` (1/10) of the median of comparables
-///   that carried at least `comparableBytes`;
+/// - throughput: server goodput (new sequence space, retransmissions not counted) over the time from the first to the
+///   last server payload; a flow with at least `minimumBytes` over at least `minimumDuration` s is slow when below
+///   `ratio` (1/10) of the median of comparables that carried at least half its bytes (capped at `comparableBytes`,
+///   at least `minimumBytes`), and moderately slow (`low` only) below `moderateRatio` (1/4);
 /// - TLS handshake time (ClientHello → ServerHello): slow when ≥ `slowHandshake` (2 s) and ≥ `handshakeFactor` (5×)
 ///   the median of comparables' handshakes.
 /// A flow whose longest pause between server payload packets is half its data time or more is idle, not slow, and is
@@ -20,6 +21,9 @@ public struct ThrottlingDetector: Detector {
     var minimumDuration = 1.0
     var comparableBytes = 64 * 1024
     var ratio = 0.1
+    /// Below this fraction (but not below `ratio`) a flow is reported `low`: 4× slower than a concurrent download from
+    /// the same server is worth a look, not proof (the lab's 400 kbit/s tbf runs at about 1/5 of the control).
+    var moderateRatio = 0.25
     var slowHandshake = 2.0
     var handshakeFactor = 5.0
 
@@ -43,7 +47,8 @@ public struct ThrottlingDetector: Detector {
     public init() {}
 
     public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
-        guard case .tcpFlow(let flow) = event else { return }
+        // A TTL-limited probe carries a request meant to expire on the path: its timing measures nothing.
+        guard case .tcpFlow(let flow) = event, !flow.isTTLLimitedProbe else { return }
         let data = flow.segments.filter { $0.side == .server && $0.payloadLength > 0 && !$0.isRST }
         var hs: Double?
         var hello: [FrameNumber] = []
@@ -55,8 +60,20 @@ public struct ThrottlingDetector: Detector {
         let span = (data.first.flatMap { f in data.last.map { secondsBetween(f.time, $0.time) } }) ?? 0
         var gap = 0.0
         for k in data.indices.dropFirst() { gap = max(gap, secondsBetween(data[k - 1].time, data[k].time)) }
+        // Goodput: new sequence space only. A shaper drops packets and the server retransmits them, so counting
+        // retransmitted bytes would credit the throttled flow with throughput it never delivered.
+        var unique = 0
+        var highest: UInt32?
+        for s in data {
+            let end = s.seqEnd
+            guard let h = highest else { unique += s.payloadLength; highest = end; continue }
+            if tcpSeqDistance(end, h) > 0 {
+                unique += Int(tcpSeqDistance(end, tcpSeqDistance(s.seq, h) > 0 ? s.seq : h))
+                highest = end
+            }
+        }
         records.append(Record(capture: flow.capture, flow: flow.flowRef, target: tcpFlowTarget(flow), server: flow.server,
-                              bytes: flow.payloadBytesServer, dataSeconds: span, firstData: data.first?.frame,
+                              bytes: data.isEmpty ? flow.payloadBytesServer : unique, dataSeconds: span, firstData: data.first?.frame,
                               lastData: data.last?.frame, handshake: hs, helloFrames: hello, longestGap: gap))
     }
 
@@ -80,9 +97,13 @@ public struct ThrottlingDetector: Detector {
             var frames: [FrameNumber] = []
             var sameAddress = true
             // A flow whose data time is mostly one pause is idle (keep-alive, user think time), not slow.
+            var moderate = false
             if r.bytes >= minimumBytes, r.dataSeconds >= minimumDuration, r.longestGap < 0.5 * r.dataSeconds, let tp = r.throughput {
-                let (list, same) = comparables { $0.bytes >= comparableBytes && ($0.throughput ?? 0) > 0 }
-                if let med = Self.median(list.compactMap(\.throughput)), tp < ratio * med {
+                // Comparables carry at least half as many bytes, so slow start weighs on both alike.
+                let need = min(comparableBytes, max(minimumBytes, r.bytes / 2))
+                let (list, same) = comparables { $0.bytes >= need && ($0.throughput ?? 0) > 0 }
+                if let med = Self.median(list.compactMap(\.throughput)), tp < ratio * med || tp < moderateRatio * med {
+                    moderate = tp >= ratio * med
                     slow.append("\(Int(tp)) B/s against a median of \(Int(med)) B/s over \(list.count) comparable flow\(list.count == 1 ? "" : "s")")
                     evidence.append(.note("throughput \(Int(tp)) B/s (\(r.bytes) bytes in \(TCPIPText.fixed1(r.dataSeconds)) s) vs median \(Int(med)) B/s of \(list.count) flow(s) to the \(same ? "same address" : "same prefix")"))
                     if let c = list.first?.firstData { evidence.append(.control(frame: c, note: "comparable flow \(list[0].flow.client) → \(list[0].flow.server)")) }
@@ -103,6 +124,8 @@ public struct ThrottlingDetector: Detector {
             guard !slow.isEmpty else { continue }
             var conf: Confidence = sameAddress ? .medium : .low
             if slow.count == 2 { conf = sameAddress ? .high : .medium }
+            // Between 1/10 and 1/4 of the comparables' throughput: a hint only.
+            if moderate && slow.count == 1 { conf = .low }
             let summary = "The flow to \(r.flow.server) ran far below comparable flows to the \(sameAddress ? "same address" : "same prefix") in this capture: "
                 + slow.joined(separator: "; ") + "."
             out.append(Finding(detector: Self.id, confidence: conf, capture: r.capture, flow: r.flow, target: r.target,
