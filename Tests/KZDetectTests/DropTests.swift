@@ -79,6 +79,56 @@ struct DropSNIBlockingTests {
         #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(f)]).isEmpty)
     }
 
+    /// A sweep probe (ClientHello at TTL 5) to a server, with the local client's own abort RST at TTL 64.
+    private func probe(clientPort: UInt16, firstFrame: FrameNumber, ttl: UInt8, sni: String, answeredAt: Bool = false) -> TCPFlowEvent {
+        var b = TCPFlowBuilder(server: "185.1.2.3", clientPort: clientPort, firstFrame: firstFrame)
+        b.handshake()
+        let ch = b.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: ttl, id: 0x1002)
+        b.add(.client, 0.26, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: ttl, id: 0x1003)
+        var sh: FrameNumber?
+        if answeredAt { sh = b.add(.server, 0.3, [.ack, .psh], seq: 1, ack: 518, len: 1400, ttl: 52, id: 0x5000) }
+        b.add(.client, 0.55, [.ack, .rst], seq: 518, ack: answeredAt ? 1401 : 1, ttl: 64, id: 0x1004)
+        var f = b.flow(connState: "RSTO", synToSynAck: 0.05, tls: tls(ch, sni: sni, sh: sh))
+        f.isTTLLimitedProbe = true
+        return f
+    }
+
+    private func timeExceeded(frame: FrameNumber, quoting f: TCPFlowEvent) -> ICMPErrorEvent {
+        let c = f.client.v4Value, s = f.server.v4Value
+        var bytes: [UInt8] = [0x45, 0, 0, 60, 0x10, 0x02, 0x40, 0, 1, 6, 0, 0]
+        for v in [c, s] { bytes += [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+        bytes += [UInt8(f.clientPort >> 8), UInt8(f.clientPort & 0xff), UInt8(f.serverPort >> 8), UInt8(f.serverPort & 0xff), 0, 0, 0, 1]
+        let q = bytes.withUnsafeBytes { PacketDecoder.decodeQuote($0) }
+        return ICMPErrorEvent(capture: f.capture, frame: frame, time: f.firstTime, source: IPAddress("10.9.9.1")!,
+                              destination: f.client, ttl: 60, ipID: 0, isV6: false, type: 11, code: 0, quoted: q)
+    }
+
+    @Test func silentProbePastTheHopWhereTheControlExpiredIsMedium() {
+        let blocked = probe(clientPort: 40001, firstFrame: 1, ttl: 5, sni: "blocked.example")
+        let control = probe(clientPort: 40002, firstFrame: 100, ttl: 5, sni: "allowed.example")
+        let fs = runDetector(SNIBlockingDetector(), [.icmpError(timeExceeded(frame: 105, quoting: control)),
+                                                     .tcpFlow(blocked), .tcpFlow(control)])
+        #expect(fs.count == 1)
+        #expect(fs.first?.confidence == .medium)
+        #expect(fs.first?.target?.sni == "blocked.example")
+        #expect(fs.first?.summary.contains("TTL 5") == true)
+    }
+
+    @Test func probeThatExpiredOrHasNoControlIsNothing() {
+        let blocked = probe(clientPort: 40001, firstFrame: 1, ttl: 5, sni: "blocked.example")
+        let control = probe(clientPort: 40002, firstFrame: 100, ttl: 5, sni: "allowed.example")
+        // Both expired: the method, not a drop.
+        #expect(runDetector(SNIBlockingDetector(), [.icmpError(timeExceeded(frame: 5, quoting: blocked)),
+                                                    .icmpError(timeExceeded(frame: 105, quoting: control)),
+                                                    .tcpFlow(blocked), .tcpFlow(control)]).isEmpty)
+        // The control at a higher TTL got through: says nothing about TTL 5.
+        let later = probe(clientPort: 40003, firstFrame: 200, ttl: 6, sni: "allowed.example", answeredAt: true)
+        #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(blocked), .tcpFlow(later)]).isEmpty)
+        // A control answered at a lower TTL: the server is nearer than 5 hops, so the silent probe was dropped.
+        let nearer = probe(clientPort: 40004, firstFrame: 300, ttl: 4, sni: "allowed.example", answeredAt: true)
+        #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(blocked), .tcpFlow(nearer)]).maxConfidence == .medium)
+    }
+
     @Test func normalTLS13AndServerResetAreNothing() {
         #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(answered(firstFrame: 1, sni: "example.com"))]).isEmpty)
         #expect(runDetector(SNIBlockingDetector(), [.tcpFlow(stalled(firstFrame: 1, sends: 3, giveUp: 10, sni: "b.example", serverRST: true))]).isEmpty)
@@ -140,6 +190,19 @@ struct DropSYNTests {
                                                 .tcpFlow(answered(server: "185.1.2.99", firstFrame: 10))]).isEmpty)
     }
 
+    @Test func ttlLimitedProbeSYNsStayLow() {
+        var probe = TCPFlowBuilder(clientPort: 50009, firstFrame: 1)
+        probe.add(.client, 0, [.syn], seq: 0, ttl: 64, id: 1)
+        probe.add(.client, 1, [.syn], seq: 0, ttl: 64, id: 2)
+        var f = probe.flow(connState: "S0")
+        f.isTTLLimitedProbe = true
+        var ok = TCPFlowBuilder(clientPort: 50010, firstFrame: 100)
+        ok.handshake()
+        let fs = runDetector(SYNDropDetector(), [.tcpFlow(f), .tcpFlow(ok.flow())])
+        #expect(fs.count == 1)
+        #expect(fs.first?.confidence == .low)
+    }
+
     @Test func singleSYNWithoutControlAndAnsweredFlowsAreNothing() {
         #expect(runDetector(SYNDropDetector(), [.tcpFlow(Self.synOnly(firstFrame: 1, syns: 1))]).isEmpty)
         #expect(runDetector(SYNDropDetector(), [.tcpFlow(answered(firstFrame: 1))]).isEmpty)
@@ -195,6 +258,36 @@ struct DropThrottlingTests {
             .tcpFlow(Self.transfer(clientPort: 3, firstFrame: 200, bytes: 100_000, seconds: 20)),
         ])
         #expect(fs.first?.confidence == .low)
+    }
+
+    /// The lab's tbf: about 1/5 of a concurrent download's goodput, with half the bytes retransmitted, is a hint (low);
+    /// retransmitted bytes do not count as throughput.
+    @Test func moderatelySlowGoodputIsLow() {
+        var slow = Self.transfer(clientPort: 3, firstFrame: 200, bytes: 61_400, seconds: 1.5)
+        // Retransmit every data segment once: payload bytes grow by half, goodput stays.
+        let data = slow.segments.filter { $0.side == .server && $0.payloadLength > 0 }
+        for (k, s) in data.enumerated() {
+            var r = s
+            r.frame = 900 + k
+            r.time = Timestamp(nanoseconds: s.time.nanoseconds + 1_000_000)
+            slow.segments.append(r)
+        }
+        slow.segments.sort { $0.time.nanoseconds < $1.time.nanoseconds }
+        slow.payloadBytesServer *= 2
+        let fs = runDetector(ThrottlingDetector(), [
+            .tcpFlow(Self.transfer(clientPort: 1, firstFrame: 1, bytes: 61_400, seconds: 0.3)),
+            .tcpFlow(slow),
+        ])
+        #expect(fs.count == 1)
+        #expect(fs.first?.confidence == .low)
+        #expect(fs.first?.flow?.client == "10.0.0.2:3")
+    }
+
+    @Test func ttlLimitedProbeFlowsAreNotJudged() {
+        var slow = Self.transfer(clientPort: 3, firstFrame: 200, bytes: 100_000, seconds: 20)
+        slow.isTTLLimitedProbe = true
+        #expect(runDetector(ThrottlingDetector(), [.tcpFlow(Self.transfer(clientPort: 1, firstFrame: 1, bytes: 2_000_000, seconds: 1)),
+                                                   .tcpFlow(slow)]).isEmpty)
     }
 
     @Test func idleKeepAliveFlowIsNotSlow() {

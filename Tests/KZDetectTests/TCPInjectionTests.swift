@@ -126,6 +126,100 @@ struct TCPRSTInjectionTests {
         #expect(fs.filter { $0.frames.contains(9) }.allSatisfy { $0.confidence == .low })
     }
 
+    // MARK: capture-wide context (sweep_sni_onpath, sni_rst_inpath)
+
+    /// Client-side sweep probe: ClientHello (frame 4) sent with TTL 4, which expires (ICMP frame 5); the on-path
+    /// injector's RST+ACK acknowledges it anyway (frame 6, TTL 58 against the server's 59, DF clear).
+    static func expiredProbe(clientPort: UInt16, firstFrame: FrameNumber, probeTTL: UInt8, reachesServer: Bool) -> (TCPFlowEvent, ICMPErrorEvent?) {
+        var b = TCPFlowBuilder(clientPort: clientPort, firstFrame: firstFrame)
+        b.handshake(serverTTL: 59)
+        b.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: probeTTL, id: 0x1002)
+        var icmp: ICMPErrorEvent?
+        if reachesServer {
+            b.add(.server, 0.052, [.ack], seq: 1, ack: 518, ttl: 59, id: 0x6368)
+        } else {
+            let f = b.nextFrame
+            b.nextFrame += 1
+            let c = b.client.v4Value, sv = b.server.v4Value, seq = b.clientISN &+ 1
+            var bytes: [UInt8] = [0x45, 0, 0, 60, 0x10, 0x02, 0x40, 0, 1, 6, 0, 0]
+            for v in [c, sv] { bytes += [UInt8(v >> 24), UInt8((v >> 16) & 0xff), UInt8((v >> 8) & 0xff), UInt8(v & 0xff)] }
+            bytes += [UInt8(clientPort >> 8), UInt8(clientPort & 0xff), 0x01, 0xbb,
+                      UInt8(seq >> 24), UInt8((seq >> 16) & 0xff), UInt8((seq >> 8) & 0xff), UInt8(seq & 0xff)]
+            let q = bytes.withUnsafeBytes { PacketDecoder.decodeQuote($0) }
+            icmp = ICMPErrorEvent(capture: b.capture, frame: f, time: b.time(0.0511), source: IPAddress("10.77.3.1")!,
+                                  destination: b.client, ttl: 61, ipID: 0, isV6: false, type: 11, code: 0, quoted: q)
+        }
+        b.add(.server, 0.1, [.ack, .rst], seq: 1, ack: 518, ttl: 58, id: 0x77de, df: false, window: 0, timestamps: false)
+        var flow = b.flow(connState: "RSTR", synToSynAck: 0.0002)
+        flow.isTTLLimitedProbe = true
+        return (flow, icmp)
+    }
+
+    @Test func resetAcknowledgingExpiredProbeDataIsMediumAndItsTemplateCarries() throws {
+        let (expired, icmp) = Self.expiredProbe(clientPort: 40001, firstFrame: 1, probeTTL: 4, reachesServer: false)
+        let (reached, _) = Self.expiredProbe(clientPort: 40002, firstFrame: 100, probeTTL: 6, reachesServer: true)
+        let e = try #require(icmp)
+        // Alone, the probe that reached the server has only its DF to show: low.
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(reached)]).maxConfidence == .low)
+        // Without the ICMP, the expired probe's RST is low too.
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(expired)]).maxConfidence == .low)
+        let fs = runDetector(RSTInjectionDetector(), [.icmpError(e), .tcpFlow(expired), .tcpFlow(reached)])
+        let a = try #require(fs.first { $0.flow?.client == "10.0.0.2:40001" })
+        // Strong (ACK of expired data) plus DF and a non-zero IP ID where the server sent 0: high.
+        #expect(a.confidence == .high)
+        #expect(notes([a]).contains("never reached the server"))
+        #expect(a.frames.contains(e.frame))
+        let b = try #require(fs.first { $0.flow?.client == "10.0.0.2:40002" })
+        #expect(b.confidence == .medium)
+        #expect(notes([b]).contains("same header template"))
+    }
+
+    @Test func steadyServerTTLTightensToleranceToOne() {
+        // The lab's sni_rst_inpath: a bare RST "from the server" with TTL 61 while the server's packets all have 59.
+        var blocked = TCPFlowBuilder(clientPort: 40001)
+        blocked.handshake(serverTTL: 59)
+        blocked.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: 64, id: 0x1002)
+        blocked.add(.server, 0.0512, [.rst], seq: 1, ttl: 61, id: 0, window: 0, timestamps: false)
+        let rstFlow = blocked.flow(connState: "RSTR", synToSynAck: 0.0002)
+        // Alone: ±2 tolerance, no signal.
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(rstFlow)]).isEmpty)
+        var control = TCPFlowBuilder(clientPort: 40002, firstFrame: 100)
+        control.handshake(serverTTL: 59)
+        control.add(.client, 0.051, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: 64, id: 0x2002)
+        for k in 0..<8 {
+            control.add(.server, 0.1 + Double(k) * 0.001, [.ack], seq: 1 + UInt32(k * 1000), ack: 518, len: 1000, ttl: 59, id: 0x5000 + UInt32(k))
+        }
+        let fs = runDetector(RSTInjectionDetector(), [.tcpFlow(rstFlow), .tcpFlow(control.flow())])
+        #expect(fs.count == 1)
+        #expect(fs.first?.confidence == .medium)
+        #expect(fields(fs) == ["ttl"])
+        // A server whose TTL varies by one keeps the ±2 tolerance.
+        var jitter = control
+        jitter.add(.server, 0.2, [.ack], seq: 8001, ack: 518, len: 10, ttl: 58, id: 0x5009)
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(rstFlow), .tcpFlow(jitter.flow())]).isEmpty)
+    }
+
+    @Test func bareResetWhoseSeqNoPeerAckedIsJudgedOnIPIDAndDF() {
+        // Server-side view of sweep_sni_onpath: the probe never reached the server, yet a bare RST "from the client"
+        // carries the seq past it, with DF clear and an IP ID off the client's counter.
+        var b = TCPFlowBuilder(client: "10.77.0.2", server: "10.77.9.2", clientPort: 39190)
+        b.add(.client, 0, [.syn], seq: 0, ttl: 59, id: 0x33be, window: 64240)
+        b.add(.server, 0.00003, [.syn, .ack], seq: 0, ack: 1, ttl: 64, id: 0, window: 65160)
+        b.add(.client, 0.0001, [.ack], seq: 1, ack: 1, ttl: 59, id: 0x33bf)
+        b.add(.client, 0.11, [.rst], seq: 518, ttl: 60, id: 0x8b9f, df: false, window: 0, timestamps: false)
+        let fs = runDetector(RSTInjectionDetector(), [.tcpFlow(b.flow(connState: "RSTO"))])
+        #expect(fs.first?.confidence == .medium)
+        #expect(fields(fs).isSuperset(of: ["ip_id", "df"]))
+        // The same packet answering a server ACK for that seq is a kernel's no-socket reply: IP ID and DF exempt.
+        var k = TCPFlowBuilder(client: "10.77.0.2", server: "10.77.9.2", clientPort: 39190)
+        k.add(.client, 0, [.syn], seq: 0, ttl: 59, id: 0x33be, window: 64240)
+        k.add(.server, 0.00003, [.syn, .ack], seq: 0, ack: 1, ttl: 64, id: 0, window: 65160)
+        k.add(.client, 0.0001, [.ack], seq: 1, ack: 1, ttl: 59, id: 0x33bf)
+        k.add(.server, 0.1, [.ack], seq: 1, ack: 518, ttl: 64, id: 0x100)
+        k.add(.client, 0.11, [.rst], seq: 518, ttl: 60, id: 0x8b9f, df: false, window: 0, timestamps: false)
+        #expect((runDetector(RSTInjectionDetector(), [.tcpFlow(k.flow(connState: "RSTO"))]).maxConfidence ?? .low) == .low)
+    }
+
     // MARK: single signals, client-side view (server 50 ms away, TTL 52)
 
     /// Client-side HTTPS flow: handshake, ClientHello (frame 4), server data (frames 5–6), then `rst` from the server.

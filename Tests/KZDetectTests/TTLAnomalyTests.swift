@@ -82,4 +82,18 @@ struct TTLAnomalyTests {
     @Test func normalBrowsingIsNothing() {
         #expect(runDetector(TTLAnomalyDetector(), [.tcpFlow(Self.flow { _ in })]).isEmpty)
     }
+
+    /// Server-side view of a sweep probe: the client's SYN arrives with TTL 59, its TTL-limited request with TTL 1.
+    @Test func probeFlowsLowClientTTLIsNotAnAnomaly() {
+        var b = TCPFlowBuilder(client: "10.77.0.2", server: "10.77.9.2")
+        b.add(.client, 0, [.syn], seq: 0, ttl: 59, id: 0x100, window: 64240)
+        b.add(.server, 0.0001, [.syn, .ack], seq: 0, ack: 1, ttl: 64, id: 0, window: 65160)
+        b.add(.client, 0.0002, [.ack], seq: 1, ack: 1, ttl: 59, id: 0x101)
+        b.add(.client, 0.001, [.ack, .psh], seq: 1, ack: 1, len: 517, ttl: 1, id: 0x102)
+        b.add(.server, 0.0011, [.ack], seq: 1, ack: 518, ttl: 64, id: 0x200)
+        var f = b.flow()
+        #expect(runDetector(TTLAnomalyDetector(), [.tcpFlow(f)]).maxConfidence == .medium)
+        f.isTTLLimitedProbe = true
+        #expect(runDetector(TTLAnomalyDetector(), [.tcpFlow(f)]).isEmpty)
+    }
 }

@@ -171,7 +171,7 @@ struct SilentDropJudge: Sendable {
     /// when it expired; here a control probe (another label, same server) sent with the same TTL expired at that hop
     /// or got an answer, or one sent with a lower TTL got an answer: the path at that distance works for other names,
     /// so this probe was dropped on the way. `medium` with such a control (one probe of a sweep, no retransmission
-    /// judged), `low` without one; nothing when the probe expired.
+    /// judged); nothing without one (the router at that hop may send no time-exceeded) or when the probe expired.
     func probeFinding(_ p: Pending, ttl: UInt8, detector: DetectorID, what: String, labelName: String) -> Finding? {
         guard !expired.contains(p.record.key) else { return nil }
         let controls = records.filter { r in
@@ -190,14 +190,14 @@ struct SilentDropJudge: Sendable {
         if let c = controls.first, let ct = c.probeTTL {
             conf = .medium
             let how = c.answerFrame.map { "was answered by the server (frame \($0))" } ?? "expired at that hop with a time-exceeded"
+            let short = c.answerFrame == nil ? how : "was answered by the server"
             evidence.append(.control(frame: c.answerFrame ?? c.firstFrame,
-                                     note: "a probe with \(labelName) \(c.label ?? "(none)") and TTL \(ct) \(how)"))
+                                     note: "a probe with \(labelName) \(c.label ?? "(none)") and TTL \(ct) \(short)"))
             frames.append(c.answerFrame ?? c.firstFrame)
             ctl = " while a probe for \(labelName) \(c.label ?? "(none)") with TTL \(ct) \(how)"
         } else {
-            conf = .low
-            evidence.append(.control(frame: nil, note: "no control probe with this TTL or lower reached as far"))
-            ctl = "; no control probe shows that the path at this distance works"
+            // Without a control the probe may have died at a router that sends no time-exceeded: nothing to say.
+            return nil
         }
         let label = p.record.label.map { " for \(labelName) \($0)" } ?? ""
         let summary = "The TTL-limited \(what)\(label) to \(p.flow.server) (frame \(s.triggerFrame), TTL \(ttl)) drew neither "

@@ -53,9 +53,34 @@ struct ForgedSegmentAnalyzer: Sendable {
         var notes: [Evidence] = []
     }
 
-    func findings(for flow: TCPFlowEvent) -> [Finding] {
+    /// What the detector knows about a flow from the rest of the capture.
+    struct FlowContext: Sendable {
+        /// Client sequence numbers quoted by ICMP time-exceeded messages for this flow, with the ICMP frames.
+        var expiredClientSeqs: [UInt32: [FrameNumber]] = [:]
+        /// Per-side TTL tolerance when the capture justifies a tighter one than `ttlTolerance`.
+        var ttlTolerance: [Side: Int] = [:]
+    }
+
+    /// A flow's graded candidates, before they are grouped into findings.
+    struct Judged {
+        var flow: TCPFlowEvent
+        var candidates: [Candidate]
+        var baselines: [Side: TCPSideBaseline]
+    }
+
+    func findings(for flow: TCPFlowEvent, context: FlowContext = FlowContext()) -> [Finding] {
+        guard let j = judge(flow, context: context) else { return [] }
+        return findings(j)
+    }
+
+    func findings(_ j: Judged) -> [Finding] { assemble(j.candidates, j.flow.segments, j.baselines, j.flow) }
+
+    /// Re-grades a candidate after a signal was added from outside the flow.
+    func regrade(_ j: inout Judged, _ k: Int) { grade(&j.candidates[k], j.flow.segments, j.baselines) }
+
+    func judge(_ flow: TCPFlowEvent, context: FlowContext = FlowContext()) -> Judged? {
         let segs = flow.segments
-        guard !segs.isEmpty else { return [] }
+        guard !segs.isEmpty else { return nil }
         let baselines: [Side: TCPSideBaseline] = [
             .client: TCPSideBaseline(side: .client, segments: segs),
             .server: TCPSideBaseline(side: .server, segments: segs),
@@ -64,21 +89,21 @@ struct ForgedSegmentAnalyzer: Sendable {
         for (i, s) in segs.enumerated() where kind == .rst ? s.isRST : s.isFIN {
             candidates.append(Candidate(index: i))
         }
-        guard !candidates.isEmpty else { return [] }
+        guard !candidates.isEmpty else { return nil }
         // A side with no ordinary packet gives nothing to compare with; a side the capture runs on sends its own.
         candidates.removeAll { c in
             guard let b = baselines[segs[c.index].side] else { return true }
             return b.ttl == nil || b.isLocal
         }
-        guard !candidates.isEmpty else { return [] }
+        guard !candidates.isEmpty else { return nil }
         for k in candidates.indices {
             guard let base = baselines[segs[candidates[k].index].side],
                   let peer = baselines[segs[candidates[k].index].side.other] else { continue }
-            candidates[k].signals = perPacketSignals(candidates[k].index, segs, base, peer, flow)
+            candidates[k].signals = perPacketSignals(candidates[k].index, segs, base, peer, flow, context)
         }
         if kind == .rst { addBurstSignals(&candidates, segs, baselines) }
         for k in candidates.indices { grade(&candidates[k], segs, baselines) }
-        return assemble(candidates, segs, baselines, flow)
+        return Judged(flow: flow, candidates: candidates, baselines: baselines)
     }
 
     // MARK: per-packet signals
@@ -135,11 +160,15 @@ struct ForgedSegmentAnalyzer: Sendable {
     }
 
     private func perPacketSignals(_ i: Int, _ segs: [SegmentEvent], _ base: TCPSideBaseline, _ peer: TCPSideBaseline,
-                                  _ flow: TCPFlowEvent) -> [ForgedSignal] {
+                                  _ flow: TCPFlowEvent, _ context: FlowContext) -> [ForgedSignal] {
         let c = segs[i]
         var out: [ForgedSignal] = []
-        let kernelReset = kind == .rst && c.looksLikeKernelNoSocketReset
         let pr = prior(i, segs)
+        // A kernel's reply for a dead connection takes its seq from the ACK of the segment it answers (RFC 9293
+        // §3.10.7.1). Only when some packet of the peer carried that ACK is the RST explained as such a reply, and only
+        // then are its IP ID and DF (filled from a shared control socket) exempt from comparison.
+        let kernelReset = kind == .rst && c.looksLikeKernelNoSocketReset && pr.peerAcks.contains(c.seq)
+        let tolerance = context.ttlTolerance[c.side] ?? ttlTolerance
         // The packet carries the side's TTL, DF and the next value of its IP ID counter: it is the side's own. Timing and
         // ACK oddities then mean the side reacted to data injected toward it (Airtel: the client acknowledges a block
         // page the server never sent), which is evidence about other packets, not about this one.
@@ -154,7 +183,7 @@ struct ForgedSegmentAnalyzer: Sendable {
         let reactionNote = ownCounter ? " (yet TTL, DF and IP ID show the \(c.side.rawValue)'s own packet: it reacted to data injected toward it)" : ""
 
         // TTL
-        if let bttl = base.ttl, InitialTTL.gap(c.ttl, bttl) > ttlTolerance {
+        if let bttl = base.ttl, InitialTTL.gap(c.ttl, bttl) > tolerance {
             let bucketNote = InitialTTL.bucket(c.ttl) != InitialTTL.bucket(bttl) ? ", a different initial TTL" : ""
             out.append(ForgedSignal(category: "ttl", strength: .strong,
                                     label: "TTL \(c.ttl) where the \(c.side.rawValue)'s packets have \(bttl)\(bucketNote)",
@@ -257,6 +286,20 @@ struct ForgedSegmentAnalyzer: Sendable {
         } else if !seqExplainedByPeerAck, let sn = pr.senderNext, tcpSeqDistance(c.seq, sn) > 1 {
             let t = "seq \(c.seq) is ahead of anything the \(c.side.rawValue) had sent (\(sn))"
             out.append(ForgedSignal(category: "seq", strength: .weak, label: t, evidence: [.frame(c.frame, note: t)], frames: [c.frame]))
+        }
+
+        // ACK of data that never reached the claimed sender: every transmission of the last byte acknowledged expired
+        // on the path (each drew an ICMP time-exceeded quoting it), as a sweep's TTL-limited probes do.
+        if c.side == .server, c.flags.contains(.ack), !context.expiredClientSeqs.isEmpty {
+            let covering = segs[..<i].filter { $0.side == .client && $0.payloadLength > 0 && !$0.isRST
+                && tcpSeqDistance(c.ack, $0.seq) > 0 && tcpSeqDistance(c.ack, $0.seqEnd) <= 0 }
+            let quotes = covering.first.flatMap { context.expiredClientSeqs[$0.seq] } ?? []
+            if let first = covering.first, covering.allSatisfy({ $0.seq == first.seq }), quotes.count >= covering.count {
+                let t = "acknowledges the client's data in frame\(covering.count == 1 ? "" : "s") \(TCPIPText.frames(covering.map(\.frame))), "
+                    + "which never reached the server: every transmission expired on the path (ICMP time-exceeded in frame\(quotes.count == 1 ? "" : "s") \(TCPIPText.frames(quotes)))"
+                out.append(ForgedSignal(category: "ack", strength: .strong, label: t, evidence: [.frame(c.frame, note: t)],
+                                        frames: [c.frame] + covering.map(\.frame) + quotes))
+            }
         }
 
         // ACK of data never sent.
