@@ -194,6 +194,8 @@ public enum TTLSweepAnalyzer {
         }
         if r.verdict == .canIdentifyServer, !r.onPath, !timedOut, let tp = test.probe(ttl: t) {
             refine(&r, probe: tp, test: test, control: control, notes: &notes)
+        } else if r.verdict == .canIdentifyServer, timedOut, t > 1 {
+            notes.append("silent drop: the device sits between hop \(t - 1) and hop \(t), or is router \(t - 1) filtering after its TTL check; the capture cannot tell which")
         }
         r.note = notes.joined(separator: "; ")
         return finish(r)
