@@ -12,8 +12,8 @@ SCENARIOS_ALL="baseline http_rst_inpath http_rst_inpath_v6 http_rst_onpath sni_r
 http_blockpage tls_interception ip_blackhole icmp_prohibited throttling two_vantages \
 sweep_http_inpath sweep_http_onpath sweep_sni_onpath sweep_sni_inpath sweep_http_nfqueue sweep_sni_drop"
 OUT=""; HOP_OVERRIDE=""; TTL_OVERRIDE=""; VERIFY=1; WANT=""
-SERVER_DELAY_MS=150   # origin answers late (a far server), so on-path injectors win their race
-DNS_DELAY_MS=120      # dnsmasq answers leave the server namespace this late (nfnetlink_queue delayer)
+SERVER_DELAY_MS=300   # origin answers late (a far server), so on-path injectors win their race
+DNS_DELAY_MS=250      # dnsmasq answers leave the server namespace this late (nfnetlink_queue delayer)
 
 die() { echo "run-lab: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
@@ -198,7 +198,9 @@ start_servers() {
 declare -a CAP_PIDS=()
 cap_start() {  # cap_start NS IFACE FILE
   local f="$3" log="cap-$(basename "$(dirname "$3")")-$1"
-  bg "$1" "$log" tcpdump -i "$2" -n -s 0 -U --immediate-mode -w "$f" \
+  # immediate mode makes libpcap use a TPACKET_V2 ring of snaplen-sized slots: with -s 0 that is ~8 slots and
+  # bursts get dropped, so use a 4 KiB snaplen (MTU is 1500, offloads are off) and a 32 MiB buffer
+  bg "$1" "$log" tcpdump -i "$2" -n -s 4096 -B 32768 -U --immediate-mode -w "$f" \
      'ip or (ip6 and not ip6 proto 0 and not (icmp6 and ip6[40] >= 133 and ip6[40] <= 137))'
   CAP_PIDS+=($LAST_PID)
   wait_for "$WORK/logs/$log.err" "listening on" 5 || die "tcpdump did not start in $1"
@@ -208,6 +210,13 @@ cap_stop() {
   local p; for p in "${CAP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null; done
   for p in "${CAP_PIDS[@]}"; do wait "$p" 2>/dev/null; done
   CAP_PIDS=()
+  local lf
+  for lf in "$WORK"/logs/cap-"$SC"-*.err; do
+    if ! grep -q "^0 packets dropped by kernel" "$lf"; then
+      echo "run-lab: $SC: tcpdump lost packets ($(basename "$lf"): $(grep 'dropped by kernel' "$lf"))" >&2
+      CAPTURE_LOSS=1
+    fi
+  done
 }
 
 # ---------------------------------------------------------------- censor helpers
@@ -427,7 +436,7 @@ sc_two_vantages() {
   cap_stop
 }
 sweep() {  # sweep KIND STYLE DEFAULT_HOP DEFAULT_TTL   (STYLE: in-path | on-path | nfqueue | drop)
-  local kind="$1" style="$2" port=80 trig=host pat="Host: blocked.kz.example" wait=0.5
+  local kind="$1" style="$2" port=80 trig=host pat="Host: blocked.kz.example" wait=0.7
   censor_defaults "$3" "$4"
   [ "$kind" = tls ] && { port=443; trig=sni; pat="blocked.kz.example"; }
   case "$style" in
@@ -445,7 +454,7 @@ sweep() {  # sweep KIND STYLE DEFAULT_HOP DEFAULT_TTL   (STYLE: in-path | on-pat
       meta in-path nfqueue $trig "$ITTL" "$HOP";;
     drop)      # silent drop on FORWARD; wait long enough for the kernel to retransmit the request
       ns r$HOP iptables -A FORWARD -p tcp --dport $port -m string --algo bm --string "$pat" -j DROP
-      wait=0.9; meta in-path iptables-drop $trig null $((HOP+1));;
+      wait=1.0; meta in-path iptables-drop $trig null $((HOP+1));;
   esac
   caps_client_server
   ns c1 $PY "$LIB/probe.py" sweep --server 10.77.9.2 --port $port --kind $kind --blocked blocked.kz.example \
@@ -467,7 +476,9 @@ make_certs
 start_servers
 FAILED=0
 for s in $WANT; do
-  "sc_$s"
+  CAPTURE_LOSS=0; "sc_$s"
+  if [ "$CAPTURE_LOSS" = 1 ]; then echo "run-lab: $s: capture incomplete, running it once more" >&2; censor_reset
+    CAPTURE_LOSS=0; "sc_$s"; [ "$CAPTURE_LOSS" = 1 ] && FAILED=1; fi
   censor_reset
   $PY "$LAB_DIR/annotate.py" "$OUT/$s" || { echo "run-lab: annotate failed for $s" >&2; FAILED=1; }
 done

@@ -95,7 +95,28 @@ def verify_scenario(sd):
         frames[cap["file"]] = L.load(p)
         c.ok(0 < len(frames[cap["file"]]) < 2000, f"{cap['file']}: {len(frames[cap['file']])} frames")
         flows[cap["file"]] = L.flows(frames[cap["file"]])
+        cut = [f.no for f in frames[cap["file"]] if f.pkt.wirelen is not None and len(f.pkt) < f.pkt.wirelen]
+        c.ok(not cut, f"{cap['file']}: truncated frames {cut[:5]}")
     vant = {cap["file"]: cap["vantage"] for cap in t["captures"]}
+    for name, fl_list in flows.items():   # the client cannot ACK bytes that did not pass its own interface
+        if vant[name] == "server":
+            continue
+        for fl in fl_list:
+            srv = [f for f in fl.from_server() if f.tcp is not None]
+            syn = [f for f in srv if f.tcp.flags.S]
+            if fl.proto != "tcp" or not syn:
+                continue
+            isn = syn[0].tcp.seq
+            spans = sorted(((f.tcp.seq - isn) % 2**32, (f.tcp.seq - isn) % 2**32 + len(f.payload)
+                            + (1 if f.tcp.flags.F else 0)) for f in srv if not f.tcp.flags.S)
+            covered = 1                    # relative sequence 1 follows the SYN
+            for a, b in spans:
+                if a <= covered:
+                    covered = max(covered, b)
+            acks = [(f.tcp.ack - isn) % 2**32 for f in fl.from_client() if f.tcp is not None and f.tcp.flags.A]
+            c.ok(not acks or max(acks) <= covered, f"{name}: client ACKs {max(acks) if acks else 0} bytes of "
+                                                   f"{fl.server} but the capture holds them only up to {covered}: "
+                                                   f"capture lost packets")
     for name, fl_list in flows.items():   # nothing left over from an earlier scenario: every TCP flow starts here
         stray = [fl.client for fl in fl_list if fl.proto == "tcp" and fl.frames[0].tcp is not None
                  and not (fl.frames[0].tcp.flags.S and not fl.frames[0].tcp.flags.A)]
@@ -213,8 +234,20 @@ def verify_scenario(sd):
             c.ok(not any(f.dst == fl.key[3] for f in server_frames), "icmp: a SYN reached the server")
         elif det == "tcp.throttling":
             def rate(x):
+                """Bytes per second over the bulk of the transfer: from the frame that passes 10 % of the server's
+                payload to the one that passes 90 % (leaves out handshakes and the origin's answer delay)."""
                 d = [f for f in x.from_server() if f.payload]
-                return (sum(len(f.payload) for f in d) / max(d[-1].ts - d[0].ts, 1e-3), sum(len(f.payload) for f in d)) if len(d) > 2 else (0, 0)
+                total = sum(len(f.payload) for f in d)
+                if len(d) < 10:
+                    return 0.0, total
+                acc, t10, t90, b10, b90 = 0, None, None, 0, 0
+                for f in d:
+                    acc += len(f.payload)
+                    if t10 is None and acc >= total * 0.1:
+                        t10, b10 = f.ts, acc
+                    if t90 is None and acc >= total * 0.9:
+                        t90, b90 = f.ts, acc
+                return (b90 - b10) / max(t90 - t10, 1e-4), total
             r, nbytes = rate(fl)
             ctl = [rate(x)[0] for x in flows[name] if x.target == {"sni": A}]
             c.ok(nbytes > 50000 and ctl and r * 4 < max(ctl), f"throttling: {r:.0f} B/s vs control {ctl}")
@@ -266,14 +299,15 @@ def verify_scenario(sd):
             c.ok(hop == censor["hop"] and first == censor["first_trigger_ttl"] and sw["router"] == censor["router"],
                  "sweep and censor disagree")
             c.ok(sw["on_path"] == (censor["style"] == "on-path"), "sweep on_path")
-            byflow = {}
+            byframe = {}   # ports get reused across probes, so a probe is found by its first frame
             for fl in flows["client.pcap"]:
                 if fl.proto == "tcp":
-                    byflow[fl.key[2]] = fl
+                    for f in fl.frames:
+                        byframe.setdefault(f.no, fl)
             seen_ttls = set()
             for p in sw["probes"]:
-                fl = byflow.get(p["client_port"])
-                if not c.ok(fl is not None, f"probe port {p['client_port']} missing"):
+                fl = byframe.get(p["frames"][0]) if p["frames"] else None
+                if not c.ok(fl is not None and fl.key[2] == p["client_port"], f"probe port {p['client_port']} missing"):
                     continue
                 data = [f for f in fl.from_client() if f.payload]
                 ttl = data[0].ttl if data else None

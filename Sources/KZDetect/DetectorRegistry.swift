@@ -2,47 +2,47 @@
 /// `--detectors` / `--list-detectors` read `ids`; the pipeline runs `makeAll()` through a `DetectorRunner`.
 public enum DetectorRegistry {
     /// The built-in detector types, in report-name order.
-    public static let builtInTypes: [any Detector.Type] = {
-        var types: [any Detector.Type] = [
+    public static var builtInTypes: [any Detector.Type] {
+        let content: [any Detector.Type] = [
             DNSInjectionDetector.self,
             BlockPageDetector.self,
             TLSInterceptionDetector.self,
         ]
-        // MARK: dettcp detectors. INTEGRATOR: uncomment after merging branch `dettcp`.
-        // types += [
-        //     RSTInjectionDetector.self,
-        //     FINInjectionDetector.self,
-        //     TTLAnomalyDetector.self,
-        //     OverlapConflictDetector.self,
-        //     SYNDropDetector.self,
-        //     SNIBlockingDetector.self,
-        //     HTTPRequestDropDetector.self,
-        //     ThrottlingDetector.self,
-        //     ICMPUnreachableInjectionDetector.self,
-        // ]
-        return types.sorted { $0.id < $1.id }
-    }()
+        // MARK: dettcp detectors.
+        let transport: [any Detector.Type] = [
+            RSTInjectionDetector.self,
+            FINInjectionDetector.self,
+            TTLAnomalyDetector.self,
+            OverlapConflictDetector.self,
+            SYNDropDetector.self,
+            SNIBlockingDetector.self,
+            HTTPRequestDropDetector.self,
+            ThrottlingDetector.self,
+            ICMPUnreachableInjectionDetector.self,
+        ]
+        return (content + transport).sorted { $0.id < $1.id }
+    }
 
     /// Fresh instances of every built-in detector with default thresholds, sorted by id.
     public static func makeAll() -> [any Detector] {
-        var all: [any Detector] = [
+        let content: [any Detector] = [
             DNSInjectionDetector(),
             BlockPageDetector(),
             TLSInterceptionDetector(),
         ]
-        // MARK: dettcp detectors. INTEGRATOR: uncomment after merging branch `dettcp`.
-        // all += [
-        //     RSTInjectionDetector(),
-        //     FINInjectionDetector(),
-        //     TTLAnomalyDetector(),
-        //     OverlapConflictDetector(),
-        //     SYNDropDetector(),
-        //     SNIBlockingDetector(),
-        //     HTTPRequestDropDetector(),
-        //     ThrottlingDetector(),
-        //     ICMPUnreachableInjectionDetector(),
-        // ]
-        return all.sorted { type(of: $0).id < type(of: $1).id }
+        // MARK: dettcp detectors.
+        let transport: [any Detector] = [
+            RSTInjectionDetector(),
+            FINInjectionDetector(),
+            TTLAnomalyDetector(),
+            OverlapConflictDetector(),
+            SYNDropDetector(),
+            SNIBlockingDetector(),
+            HTTPRequestDropDetector(),
+            ThrottlingDetector(),
+            ICMPUnreachableInjectionDetector(),
+        ]
+        return (content + transport).sorted { type(of: $0).id < type(of: $1).id }
     }
 
     /// The ids of every built-in detector, sorted.

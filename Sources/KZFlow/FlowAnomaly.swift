@@ -39,7 +39,7 @@ public enum FlowAnomaly: String, Sendable, Hashable, CaseIterable, Codable {
     case dataBeforeEstablished = "tcp.data_before_established"
     /// Window scale option above 14 (RFC 7323 §2.3).
     case windowScaleRange = "tcp.window_scale_range"
-    /// Packets arrived from a side after both sides reset or closed (retransmissions, late or injected packets).
+    /// A packet with payload, SYN or RST after both sides had closed or reset (late retransmissions, injected packets).
     case packetAfterClose = "tcp.packet_after_close"
 }
 

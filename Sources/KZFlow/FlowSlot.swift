@@ -165,7 +165,8 @@ import KZWire
         stateMachine(e: &e, peer: &peer, isOrig: isOrig, syn: syn, fin: fin, rst: rst, ack: ack, len: segLen,
                      frame: frame, notes: &notes)
         if stateBefore == .reset && segLen > 0 && !rst { notes.anomaly(.dataAfterReset, frame: frame) }
-        if (stateBefore == .reset || stateBefore == .closed) && (peerBefore == .reset || peerBefore == .closed) {
+        if (stateBefore == .reset || stateBefore == .closed) && (peerBefore == .reset || peerBefore == .closed)
+            && (segLen > 0 || syn || rst) {
             notes.anomaly(.packetAfterClose, frame: frame)
         }
 

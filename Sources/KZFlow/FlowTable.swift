@@ -35,13 +35,14 @@ public struct FlowTableStats: Sendable, Hashable {
 /// be wrong, as gopacket warns for its `TCPFlowDirection`. `FlowRecord.roleSource` says which rule decided, and the
 /// history starts with `^` when the first packet's sender was made the responder (as Zeek marks flipped connections).
 ///
-/// Memory: flows live in one array of slots reused through a free list, indexed by a dictionary keyed by `FlowKey`;
-/// one intrusive LRU list per timeout class makes expiry O(1) per flow. In-order payload is never copied.
+/// Memory: flows live in one array of slots reused through a free list, indexed by `FlowIndex` (open addressing on
+/// `FlowKey.mixedHash`); one intrusive LRU list per timeout class makes expiry O(1) per flow. In-order payload is
+/// never copied into a buffer (only into the bounded retained ring used to check later overlaps).
 public struct FlowTable {
     public let limits: FlowLimits
     @usableFromInline var slots: [FlowSlot] = []
     @usableFromInline var freeSlots: [Int32] = []
-    @usableFromInline var index: [FlowKey: Int32] = [:]
+    @usableFromInline var index: FlowIndex
     @usableFromInline var heads: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
     @usableFromInline var tails: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
     @usableFromInline var timeouts: [Int64]
@@ -54,7 +55,7 @@ public struct FlowTable {
     public init(limits: FlowLimits = FlowLimits()) {
         self.limits = limits
         timeouts = TimeoutClass.allCases.map { limits.timeoutNanos($0) }
-        index.reserveCapacity(min(limits.maxFlows, 4096))
+        index = FlowIndex(capacity: min(max(limits.maxFlows, 1), 4096))
     }
 
     /// Flows currently tracked.
@@ -88,13 +89,14 @@ public struct FlowTable {
         if now >= nextSweep { expire(upTo: now, into: &sink) }
 
         guard let (key, srcIsLow) = FlowKey.of(p) else { return }
-        var i = index[key] ?? -1
+        let hash = FlowIndex.hash32(key)
+        var i = index.find(key, hash: hash) { slots[Int($0)].context.key }
         if i >= 0, case .tcp(let t) = p.transport, isReuse(Int(i), t, srcIsLow: srcIsLow) {
             counters.portReuses &+= 1
             closeFlow(Int(i), reason: .portReuse, into: &sink)
             i = -1
         }
-        if i < 0 { i = open(key, srcIsLow: srcIsLow, p, into: &sink) }
+        if i < 0 { i = open(key, hash: hash, srcIsLow: srcIsLow, p, into: &sink) }
         let s = Int(i)
         let direction: FlowDirection = srcIsLow == slots[s].originatorIsLow ? .forward : .reverse
 
@@ -251,7 +253,7 @@ public struct FlowTable {
     }
 
     @usableFromInline
-    mutating func open<S: FlowEventSink>(_ key: FlowKey, srcIsLow: Bool, _ p: DecodedPacket,
+    mutating func open<S: FlowEventSink>(_ key: FlowKey, hash: UInt32, srcIsLow: Bool, _ p: DecodedPacket,
                                          into sink: inout S) -> Int32 {
         if index.count >= limits.maxFlows { evictOne(into: &sink) }
         let (senderIsOrig, source) = FlowTable.roles(p)
@@ -276,7 +278,7 @@ public struct FlowTable {
             i = Int32(slots.count)
             slots.append(slot)
         }
-        index[key] = i
+        index.insert(hash: hash, slot: i)
         link(Int(i), cls)
         counters.flowsOpened &+= 1
         if index.count > counters.peakFlows { counters.peakFlows = index.count }
@@ -304,7 +306,7 @@ public struct FlowTable {
         let record = slots[i].close(reason: reason, limits: limits, budget: &budget, sink: &sink)
         let ctx = slots[i].context
         unlink(i)
-        index[ctx.key] = nil
+        index.remove(hash: FlowIndex.hash32(ctx.key), slot: Int32(i))
         slots[i] = FlowSlot.empty
         freeSlots.append(Int32(i))
         counters.flowsClosed &+= 1

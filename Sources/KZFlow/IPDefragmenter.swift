@@ -57,7 +57,9 @@ public struct ReassembledDatagram: Sendable {
 /// A datagram given up on, with its fragments' frames.
 public struct DiscardedDatagram: Sendable, Hashable {
     /// `ip.fragment_timeout`, `ip.fragment_evicted`, `ip.fragment_overlap_v6_discard`, `ip.fragment_oversize`,
-    /// `ip.fragment_too_many`.
+    /// `ip.fragment_too_many`. (Other anomalies, tallied in `anomalies`: `ip.fragment_overlap`,
+    /// `ip.fragment_overlap_conflict`, `ip.fragment_truncated`, `ip.fragment_misaligned`, `ip.fragment_tiny`,
+    /// `ip.fragment_length_conflict`, `ip.fragment_beyond_end`.)
     public var reason: String
     public var key: FragmentKey
     public var fragmentFrames: [FrameNumber]
@@ -236,7 +238,9 @@ public struct IPDefragmenter {
         d.pieces.append((start..<end, p.frame))
         d.covered = Self.merge(d.covered, start..<end)
 
-        if d.total >= 0 && !d.header.isEmpty && d.covered.count == 1 && d.covered[0] == 0..<d.total {
+        if d.total >= 0 && end > d.total { note("ip.fragment_beyond_end", p.frame) }
+        if d.total >= 0 && !d.header.isEmpty && d.covered.first.map({ $0.lowerBound == 0 && $0.upperBound >= d.total })
+            == true {
             bufferedBytes -= d.data.count
             reassembledCount &+= 1
             let bytes = Self.build(d)

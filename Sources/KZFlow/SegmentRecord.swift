@@ -27,7 +27,8 @@ public struct SegmentRecord: Sendable, Hashable, Codable {
     public var badChecksum: Bool
 
     public var tcpFlags: TCPFlags { TCPFlags(rawValue: flags) }
-    public var isControl: Bool { flags & (TCPFlags.syn.rawValue | TCPFlags.fin.rawValue | TCPFlags.rst.rawValue) != 0 }
+    /// SYN, FIN or RST (RFC 9293 §3.1 control bits 0x02, 0x01, 0x04).
+    public var isControl: Bool { flags & 0x07 != 0 }
     public var time: Timestamp { Timestamp(nanoseconds: timestamp) }
 
     @inlinable init(_ p: DecodedPacket, _ ip: IPSummary, _ t: TCPSummary, direction: FlowDirection, payload: Int) {

@@ -22,5 +22,7 @@ public struct AnalysisOptions: Sendable {
     public var maxPathPackets = 200_000
     /// Collect per-flow, DNS, HTTP and TLS rows for the views.
     public var collectViews = false
+    /// Called about every 256k frames with (capture, frames so far, bytes read so far, flows closed so far).
+    public var progress: (@Sendable (String, Int, Int, Int) -> Void)?
     public init() {}
 }

@@ -61,11 +61,17 @@ public enum CaptureAnalyzer {
         var payloadBudget = payloadKeepBudget
         let maxPath = options.maxPathPackets
         var filteredOut = 0
+        var bytesRead = 0
+        let progress = options.progress
 
         let end = reader.forEachFrame(filter: filter, filteredOut: &filteredOut) { f in
             let p = decoder.decode(f.bytes, frame: f.number, timestamp: f.timestamp, wireLength: f.wireLength,
                                    linkType: f.linkType)
             acct.count(p.status)
+            bytesRead &+= f.capturedLength &+ 16
+            if let progress, acct.frames & 0x3ffff == 0 {
+                progress(path, acct.frames, bytesRead, sink.flowCounts.tcp + sink.flowCounts.udp + sink.flowCounts.other)
+            }
             if first == nil { first = f.timestamp }
             last = f.timestamp
             guard p.ip != nil else { return }

@@ -16,6 +16,8 @@ struct PipelineSink: FlowEventSink {
     var viewHTTP: [HTTPViewRow] = []
     var viewTLS: [TLSViewRow] = []
     var anomalyCounts: [String: (count: Int, first: FrameNumber)] = [:]
+    /// Flows quoted by an ICMP time-exceeded (TTL-limited probes).
+    var probedFlows: Set<FlowKey> = []
 
     init(capture: String, collectViews: Bool) {
         self.capture = capture
@@ -67,6 +69,7 @@ struct PipelineSink: FlowEventSink {
     }
 
     mutating func icmp(_ flow: FlowContext, _ m: ICMPMessage) {
+        if m.icmp.isTimeExceeded, let q = m.quotedFlow { probedFlows.insert(q) }
         guard m.icmp.isUnreachable || m.icmp.isTimeExceeded || (m.icmp.isV6 ? m.icmp.type == 4 : m.icmp.type == 12) else { return }
         let dst = m.direction == .forward ? flow.responder.address : flow.originator.address
         events.append(.icmpError(ICMPErrorEvent(capture: capture, frame: m.frame, time: m.timestamp, source: m.source,
@@ -83,7 +86,9 @@ struct PipelineSink: FlowEventSink {
             var st = apps.removeValue(forKey: flow.id) ?? FlowAppState()
             st.finish()
             for a in st.anomalies { note(a.name, frame: a.frame ?? r.firstFrame) }
-            events.append(.tcpFlow(tcpEvent(r, st)))
+            var ev = tcpEvent(r, st)
+            ev.isTTLLimitedProbe = probedFlows.remove(r.key) != nil || (!r.forward.ttl.isEmpty && r.forward.ttl.max <= 32)
+            events.append(.tcpFlow(ev))
             if collectViews { collectAppViews(r, st) }
         case .udp:
             flowCounts.udp += 1

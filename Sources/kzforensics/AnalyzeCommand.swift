@@ -58,6 +58,14 @@ struct AnalyzeCommand: ParsableCommand {
         o.controlCaptures = control
         o.vantages = vantage.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } } ?? []
         o.minConfidence = minConfidence
+        if !quiet && StdStream.err.isTerminal {
+            let start = DispatchTime.now().uptimeNanoseconds
+            o.progress = { path, frames, bytes, flows in
+                let secs = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                let mbps = secs > 0 ? Double(bytes) / 1e6 / secs : 0
+                StdStream.err.write("\r\(path): \(frames) frames, \(String(format: "%.0f", mbps)) MB/s, \(flows) flows closed   ")
+            }
+        }
         if !o.vantages.isEmpty && o.vantages.count != files.count {
             throw ValidationError("--vantage has \(o.vantages.count) labels for \(files.count) captures")
         }
@@ -66,6 +74,7 @@ struct AnalyzeCommand: ParsableCommand {
             StdStream.err.write("kzforensics: \(error)\n")
             throw ExitCode(2)
         }
+        if o.progress != nil { StdStream.err.write("\r\u{1B}[K") }
         if !quiet { for w in outcome.report.warnings { StdStream.err.write("kzforensics: warning: \(w)\n") } }
         let text: String
         switch format {

@@ -8,7 +8,14 @@ enum Fixture {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }()
     static let directory = packageRoot.appendingPathComponent("Fixtures/protocols")
-    static let corpus = packageRoot.appendingPathComponent("../shared/corpus").standardizedFileURL
+    /// `../shared/corpus` from the package root (from a worktree under /work/wt/<name>, `../../shared/corpus`).
+    static let corpus: URL = {
+        let candidates = ["../shared/corpus", "../../shared/corpus"].map {
+            packageRoot.appendingPathComponent($0).standardizedFileURL
+        }
+        return candidates.first { FileManager.default.fileExists(atPath: $0.appendingPathComponent("MANIFEST.tsv").path) }
+            ?? candidates[0]
+    }()
 
     struct Segment: Sendable {
         var frame: Int

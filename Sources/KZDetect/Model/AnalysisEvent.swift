@@ -199,6 +199,10 @@ public struct TCPFlowEvent: Sendable {
     public var httpRequests: [HTTPRequestEvent]
     public var httpResponses: [HTTPResponseEvent]
     public var tls: TLSEvent?
+    /// The client sent this connection's packets with a deliberately small IP TTL (a TTL-limited probe of a sweep or
+    /// traceroute): an ICMP time-exceeded quoted it, or its packets arrived at the capture point with TTL ≤ 32.
+    /// Silence on such a flow is expected, not a drop.
+    public var isTTLLimitedProbe: Bool = false
 
     public init(capture: String, client: IPAddress, clientPort: UInt16, server: IPAddress, serverPort: UInt16,
                 firstTime: Timestamp, lastTime: Timestamp, connState: String, history: String, segments: [SegmentEvent],

@@ -13,7 +13,8 @@ public enum TransportKind: String, Sendable, Hashable, Codable {
 /// - TLS: a record header `16 03 0x` (handshake, SSL 3.0–TLS 1.3 record versions), or any TLS content type
 ///   (20–23) with version `03 0x` and a plausible length (a capture that starts mid-stream), or an SSLv2-framed
 ///   ClientHello (`80 xx 01 03 0x` / `80 xx 01 00 02`).
-/// - HTTP: a request method token followed by a space and a target (`/`, `*`, or an absolute URI), or `HTTP/1.`.
+/// - HTTP: a known request method followed by a space and a target (`/`, `*`, or an absolute URI), an
+///   extension method whose request line carries ` HTTP/`, or a status line starting `HTTP/1.`.
 /// - DNS over TCP: a two-byte length then a header whose opcode and counts are plausible for that length;
 ///   DNS over UDP: a header that parses with plausible counts (on any port when the whole message parses
 ///   cleanly with one question).
@@ -75,7 +76,10 @@ public enum ProtocolSniffer {
         let t = b[i + 1]
         let targetStart = t == UInt8(ascii: "/") || t == UInt8(ascii: "*") || t == UInt8(ascii: "h") || t == UInt8(ascii: "H")
         if methods.contains(method) { return targetStart || method == "CONNECT" }
-        return targetStart && t != UInt8(ascii: "H")
+        // An extension method (RFC 9110 §9.1) only counts when the request line also carries " HTTP/".
+        guard targetStart else { return false }
+        let line = b.prefix { $0 != 0x0a }
+        return String(decoding: line, as: UTF8.self).contains(" HTTP/")
     }
 
     /// Header plausibility shared by both DNS transports: opcode 0–6 except 3, Z bit clear, at most 16 questions,

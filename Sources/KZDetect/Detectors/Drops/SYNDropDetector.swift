@@ -1,0 +1,83 @@
+import KZWire
+
+/// `tcp.syn_drop`: SYNs never answered (Zeek `conn_state` S0: no SYN-ACK, no RST, nothing from the server) to a server
+/// that is otherwise reachable in the same capture — IP or prefix blackholing on the path.
+///
+/// Judged in `finish` against controls in the same capture: another flow to the same address that completed its
+/// handshake, else one to the same /24 (IPv4) or /48 (IPv6). Grading: SYN retransmitted (≥ 2 SYNs) with a same-address
+/// control → `high`, with a prefix control → `medium`, without control → `low` (evidence
+/// `.control(frame: nil, note: "no other flow to this server in the capture")`). A single SYN (the capture may simply
+/// have ended, or it was a TTL-limited probe) is `low` with a same-address control and not reported otherwise.
+public struct SYNDropDetector: Detector {
+    public static let id: DetectorID = "tcp.syn_drop"
+
+    struct Candidate: Sendable {
+        var flow: FlowRef
+        var capture: String
+        var server: IPAddress
+        var serverPort: UInt16
+        var synFrames: [FrameNumber]
+        var span: Double
+        var target: TargetRef
+    }
+    var records: [DropFlowRecord] = []
+    var candidates: [Candidate] = []
+
+    public init() {}
+
+    public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
+        guard case .tcpFlow(let flow) = event else { return }
+        records.append(DropFlowRecord(flow, label: nil))
+        let server = flow.segments.filter { $0.side == .server }
+        let client = flow.segments.filter { $0.side == .client }
+        let syns = client.filter { $0.flags.contains(.syn) && !$0.flags.contains(.ack) }
+        guard server.isEmpty, !syns.isEmpty, syns.count == client.count,
+              flow.connState == "S0" || flow.connState.isEmpty || flow.connState == "OTH",
+              let first = syns.first, let last = syns.last else { return }
+        candidates.append(Candidate(flow: flow.flowRef, capture: flow.capture, server: flow.server, serverPort: flow.serverPort,
+                                    synFrames: syns.map(\.frame), span: secondsBetween(first.time, last.time),
+                                    target: TargetRef(ip: flow.server.description)))
+    }
+
+    public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
+        var out: [Finding] = []
+        for c in candidates {
+            let reached = records.filter { $0.capture == c.capture && $0.synAckFrame != nil }
+            let same = reached.filter { $0.server == c.server }
+                .min { ($0.serverPort == c.serverPort ? 0 : 1, $0.firstFrame) < ($1.serverPort == c.serverPort ? 0 : 1, $1.firstFrame) }
+            let prefix = same == nil ? reached.filter { sameDropPrefix($0.server, c.server) }.min { $0.firstFrame < $1.firstFrame } : nil
+            let retried = c.synFrames.count >= 2
+            var conf: Confidence
+            var evidence: [Evidence] = c.synFrames.enumerated().map { k, f in
+                .frame(f, note: k == 0 ? "SYN" : "SYN retransmission \(k)")
+            }
+            var frames = c.synFrames
+            let ctl: String
+            if let s = same, let f = s.synAckFrame {
+                conf = retried ? .high : .low
+                evidence.append(.control(frame: f, note: "another flow to \(c.server):\(s.serverPort) completed its handshake (SYN-ACK frame \(f))"))
+                frames.append(f)
+                ctl = "while another connection to the same address completed its handshake (frame \(f))"
+            } else if let p = prefix, let f = p.synAckFrame {
+                guard retried else { continue }
+                conf = .medium
+                evidence.append(.control(frame: f, note: "a flow to \(p.server):\(p.serverPort) in the same prefix completed its handshake (SYN-ACK frame \(f))"))
+                frames.append(f)
+                ctl = "while \(p.server) in the same prefix answered (frame \(f))"
+            } else {
+                guard retried else { continue }
+                conf = .low
+                evidence.append(.control(frame: nil, note: "no other flow to this server in the capture"))
+                ctl = "and no other flow to this server or its prefix was answered in the capture"
+            }
+            let n = c.synFrames.count
+            let summary = "\(n) SYN\(n == 1 ? "" : "s") to \(c.flow.server) (frames \(TCPIPText.frames(c.synFrames))) over "
+                + "\(TCPIPText.fixed1(c.span)) s got no answer \(ctl)."
+            out.append(Finding(detector: Self.id, confidence: conf, capture: c.capture, flow: c.flow, target: c.target,
+                               frames: frames, summary: summary, evidence: evidence))
+        }
+        for f in out.sorted(by: { ($0.frames.first ?? 0) < ($1.frames.first ?? 0) }) { sink.report(f) }
+        records = []
+        candidates = []
+    }
+}

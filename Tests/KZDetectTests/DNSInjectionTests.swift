@@ -1,0 +1,198 @@
+import Testing
+import KZSignatures
+@testable import KZWire
+@testable import KZDetect
+
+/// dns.injection on synthetic transactions: client 10.0.0.2, resolver 8.8.8.8.
+@Suite struct DNSInjectionTests {
+    static let resolver = "8.8.8.8"
+
+    static func response(_ frame: FrameNumber, t: Double, ttl: UInt8 = 120, ipID: UInt32 = 0, df: Bool = true,
+                         answers: [String], source: String = resolver, rcode: UInt8 = 0) -> DNSResponseEvent {
+        DNSResponseEvent(frame: frame, time: at(t), source: addr(source), ttl: ttl, ipID: ipID, df: df, rcode: rcode,
+                         answers: answers)
+    }
+
+    static func txn(_ queryFrame: FrameNumber, t: Double, id: UInt16, qname: String = "example.com",
+                    responses: [DNSResponseEvent]) -> AnalysisEvent {
+        .dnsTransaction(DNSTransactionEvent(capture: "dns.pcap", client: addr("10.0.0.2"), clientPort: 5353,
+                                            resolver: addr(resolver), resolverPort: 53, transport: "udp",
+                                            queryFrame: queryFrame, queryTime: at(t), id: id, qname: qname, qtype: 1,
+                                            responses: responses))
+    }
+
+    /// Five uncontested transactions (frames 100…) with TTL 120, counting IP IDs and 30 ms RTT.
+    static func baseline(ttl: UInt8 = 120) -> [AnalysisEvent] {
+        var out: [AnalysisEvent] = []
+        for i in 0..<5 {
+            let f = 100 + i * 2
+            let r = response(f + 1, t: Double(i) + 0.030, ttl: ttl, ipID: UInt32(500 + i), answers: ["192.0.2.\(i + 1)"])
+            out.append(txn(f, t: Double(i), id: UInt16(1000 + i), qname: "ok\(i).example", responses: [r]))
+        }
+        return out
+    }
+
+    @Test func raceWithDifferentTTLIsHighAndBlamesTheEarlyReply() throws {
+        let e = Self.txn(1, t: 0, id: 7, responses: [
+            Self.response(2, t: 0.003, ttl: 50, answers: ["10.10.34.35"]),
+            Self.response(3, t: 0.040, ttl: 120, answers: ["93.184.216.34"]),
+        ])
+        let f = runDetector(DNSInjectionDetector(), [e])
+        #expect(f.count == 1)
+        let x = try #require(f.first)
+        #expect(x.detector == "dns.injection")
+        #expect(x.confidence == .high)
+        #expect(x.injectedFrame == 2)
+        #expect(x.injectedTTL == 50)
+        #expect(x.peerTTL == 120)
+        #expect(x.claimedSource == "8.8.8.8")
+        #expect(x.frames == [1, 2, 3])
+        #expect(x.target?.qname == "example.com")
+        #expect(x.flow == FlowRef(proto: "udp", client: "10.0.0.2:5353", server: "8.8.8.8:53"))
+        #expect(x.mismatchFields == ["ttl"])
+        #expect(x.evidence.contains { if case .dnsAnswers(1, "example.com", let a) = $0 { a.count == 2 } else { false } })
+        #expect(x.summary.contains("10.10.34.35"))
+    }
+
+    @Test func raceAloneIsMedium() throws {
+        let e = Self.txn(1, t: 0, id: 7, responses: [
+            Self.response(2, t: 0.010, answers: ["10.10.34.35"]),
+            Self.response(3, t: 0.040, answers: ["93.184.216.34"]),
+        ])
+        let x = try #require(runDetector(DNSInjectionDetector(), [e]).first)
+        #expect(x.confidence == .medium)
+        #expect(x.injectedFrame == 2)
+    }
+
+    @Test func forgedNXDOMAINRacingAnAnswerCounts() throws {
+        let e = Self.txn(1, t: 0, id: 7, responses: [
+            Self.response(2, t: 0.002, ttl: 60, answers: [], rcode: 3),
+            Self.response(3, t: 0.040, answers: ["93.184.216.34"]),
+        ])
+        let x = try #require(runDetector(DNSInjectionDetector(), [e]).first)
+        #expect(x.injectedFrame == 2)
+        #expect(x.summary.contains("rcode 3"))
+    }
+
+    @Test func identicalDuplicateResponsesAreNotInjection() {
+        let e = Self.txn(1, t: 0, id: 7, responses: [
+            Self.response(2, t: 0.030, answers: ["93.184.216.34", "93.184.216.35"]),
+            Self.response(3, t: 0.031, answers: ["93.184.216.35", "93.184.216.34"]),
+        ])
+        #expect(runDetector(DNSInjectionDetector(), [e]).isEmpty)
+    }
+
+    @Test func cdnAnsweringRepeatedQueriesDifferentlyIsNotInjection() {
+        var events: [AnalysisEvent] = Self.baseline()
+        for i in 0..<4 {
+            let t = Double(i) * 10
+            let r = Self.response(2 + i * 2, t: t + 0.03, answers: ["203.0.113.\(10 + i)"])
+            events.append(Self.txn(1 + i * 2, t: t, id: UInt16(40 + i), qname: "www.cdn.example", responses: [r]))
+        }
+        #expect(runDetector(DNSInjectionDetector(), events).isEmpty)
+    }
+
+    @Test func offBaselineTTLAloneIsLow() throws {
+        let odd = Self.txn(1, t: 10, id: 9, responses: [Self.response(2, t: 10.030, ttl: 60, ipID: 505,
+                                                                      answers: ["10.10.34.35"])])
+        let x = try #require(runDetector(DNSInjectionDetector(), Self.baseline() + [odd]).first)
+        #expect(x.confidence == .low)
+        #expect(x.mismatchFields == ["ttl"])
+        #expect(x.injectedFrame == 2)
+        #expect(x.peerTTL == 120)
+        #expect(x.evidence.contains { if case .valueMismatch("ttl", 2, "120", "60", let b?) = $0 { b >= 100 } else { false } })
+    }
+
+    @Test func threeOffBaselineValuesOnOneReplyAreMedium() throws {
+        // Fast (2 ms vs 30 ms median), TTL 60 vs 120, IP ID 40000 vs a counter near 500.
+        let odd = Self.txn(1, t: 10, id: 9, responses: [Self.response(2, t: 10.002, ttl: 60, ipID: 40000,
+                                                                      answers: ["10.10.34.35"])])
+        let x = try #require(runDetector(DNSInjectionDetector(), Self.baseline() + [odd]).first)
+        #expect(x.confidence == .medium)
+        #expect(Set(x.mismatchFields) == ["ttl", "ip_id"])
+        #expect(x.evidence.contains { if case .timing("dns_rtt", 2, let exp, let obs) = $0 { exp > 0.02 && obs < 0.01 } else { false } })
+    }
+
+    @Test func holdOnPicksTheOffBaselineReplyEvenWhenItArrivesLast() throws {
+        // The first reply fits the resolver's baseline; the second is from another distance.
+        let e = Self.txn(1, t: 10, id: 9, responses: [
+            Self.response(2, t: 10.030, ttl: 120, ipID: 505, answers: ["93.184.216.34"]),
+            Self.response(3, t: 10.031, ttl: 60, ipID: 505, answers: ["10.10.34.35"]),
+        ])
+        let x = try #require(runDetector(DNSInjectionDetector(), Self.baseline() + [e]).first)
+        #expect(x.injectedFrame == 3)
+        #expect(x.peerTTL == 120)
+        #expect(x.confidence == .high)
+    }
+
+    @Test func routeChangeMovingManyRepliesIsNotFlagged() {
+        // Half the replies come with TTL 120, half with 110: no rare outlier.
+        var events: [AnalysisEvent] = []
+        for i in 0..<8 {
+            let ttl: UInt8 = i < 4 ? 120 : 110
+            let r = Self.response(2 + i * 2, t: Double(i) + 0.03, ttl: ttl, answers: ["192.0.2.\(i)"])
+            events.append(Self.txn(1 + i * 2, t: Double(i), id: UInt16(i), qname: "n\(i).example", responses: [r]))
+        }
+        #expect(runDetector(DNSInjectionDetector(), events).isEmpty)
+    }
+
+    @Test func knownForgedAnswerIsHighAndCitesTheSignature() throws {
+        let db = try makeSignatures(["dns/poisoned-answers.csv": [
+            "test.cn_0,nat,,dns,full,8.7.198.45,5,CN,test,,GFW poison address,3",
+        ]])
+        let e = Self.txn(1, t: 0, id: 7, qname: "twitter.com",
+                         responses: [Self.response(2, t: 0.03, answers: ["8.7.198.45"])])
+        let x = try #require(runDetector(DNSInjectionDetector(), [e], signatures: db).first)
+        #expect(x.confidence == .high)
+        #expect(x.citations == ["test.cn_0@3"])
+        // Without signatures the same transaction is clean.
+        #expect(runDetector(DNSInjectionDetector(), [e]).isEmpty)
+    }
+
+    @Test func answerFromAnotherAddressIsFlagged() throws {
+        let e = Self.txn(1, t: 0, id: 7, responses: [Self.response(2, t: 0.03, answers: ["10.10.34.35"],
+                                                                   source: "198.51.100.9")])
+        let x = try #require(runDetector(DNSInjectionDetector(), [e]).first)
+        #expect(x.confidence == .low)
+        #expect(x.mismatchFields == ["source"])
+        #expect(x.claimedSource == "198.51.100.9")
+    }
+
+    @Test func answersFromAnAddressThatRunsNoResolverAreHigh() throws {
+        // The resolver address rejected another DNS query with ICMP port unreachable (frame 9).
+        let quoted = QuotedPacket(version: 4, src: addr("10.0.0.2"), dst: addr(Self.resolver), ttl: 63, ipID: 1,
+                                  proto: .udp, totalLength: 60, srcPort: 5000, dstPort: 53, tcpSeq: nil, icmpID: nil,
+                                  icmpSeq: nil)
+        let icmp = AnalysisEvent.icmpError(ICMPErrorEvent(capture: "dns.pcap", frame: 9, time: at(5),
+                                                          source: addr(Self.resolver), destination: addr("10.0.0.2"),
+                                                          ttl: 50, ipID: 0, isV6: false, type: 3, code: 3,
+                                                          quoted: quoted))
+        let e = Self.txn(1, t: 0, id: 7, responses: [Self.response(2, t: 0.03, answers: ["31.13.72.1"])])
+        let x = try #require(runDetector(DNSInjectionDetector(), [e, icmp]).first)
+        #expect(x.confidence == .high)
+        #expect(x.frames.contains(9))
+    }
+
+    @Test func unansweredQueryIsNotThisDetectorsBusiness() {
+        #expect(runDetector(DNSInjectionDetector(), [Self.txn(1, t: 0, id: 7, responses: [])]).isEmpty)
+    }
+
+    @Test func baselineVerdicts() {
+        var b = ResolverBaseline()
+        for i in 0..<5 {
+            b.add(.init(frame: i, time: at(Double(i)), ttl: 120, ipID: UInt32(100 + i), df: true, rtt: 0.03))
+        }
+        #expect(b.ttlMismatch(121, excluding: 99, minSamples: 3, tolerance: 1, rareFraction: 0.2) == nil)
+        #expect(b.ttlMismatch(118, excluding: 99, minSamples: 3, tolerance: 1, rareFraction: 0.2)?.expected == 120)
+        #expect(b.medianRTT(excluding: 99, minSamples: 3) == 0.03)
+        #expect(b.medianRTT(excluding: 99, minSamples: 6) == nil)
+        #expect(b.ipIDMismatch(106, at: at(5), excluding: 99, minSamples: 3, maxGap: 2048) == nil)
+        #expect(b.ipIDMismatch(30000, at: at(5), excluding: 99, minSamples: 3, maxGap: 2048) != nil)
+        #expect(b.dfMismatch(false, excluding: 99, minSamples: 3)?.expected == true)
+        #expect(b.dfMismatch(true, excluding: 99, minSamples: 3) == nil)
+        // A response is never its own baseline.
+        var one = ResolverBaseline()
+        one.add(.init(frame: 1, time: at(0), ttl: 60, ipID: 0, df: true, rtt: 0.01))
+        #expect(one.ttlMismatch(60, excluding: 1, minSamples: 1, tolerance: 1, rareFraction: 0.2) == nil)
+    }
+}

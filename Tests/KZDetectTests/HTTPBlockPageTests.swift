@@ -1,0 +1,180 @@
+import Testing
+import KZSignatures
+import KZWire
+@testable import KZDetect
+
+/// http.block_page on synthetic flows: request in frame 4, response from frame 5.
+@Suite struct HTTPBlockPageTests {
+    static let request = HTTPRequestEvent(frame: 4, method: "GET", target: "/", host: "blocked.example")
+
+    static func response(_ first: FrameNumber, last: FrameNumber? = nil, status: Int = 200,
+                         headers: [(String, String)] = [("Content-Type", "text/html")], body: String) -> HTTPResponseEvent {
+        let bytes = Array(body.utf8)
+        return HTTPResponseEvent(firstFrame: first, lastFrame: last ?? first, status: status,
+                                 headers: headers.map { HTTPHeader(name: $0.0, value: $0.1) }, body: bytes,
+                                 bodySHA256: SHA256.hexDigest(bytes), complete: true)
+    }
+
+    static let normalPage = "<html><head><title>Example Domain</title></head><body><p>Hello.</p></body></html>"
+    static let blockPage = "<html><head><title>Blocked</title></head><body>Access to this site is restricted.</body></html>"
+
+    static func db() throws -> SignatureDatabase {
+        try makeSignatures([
+            "http/blockpage-patterns.csv": [
+                "test.isp_1,isp,,body,contains,<title>Blocked</title>,5,KZ,test,,,2",
+                "test.vbw_1,vbw,,body,contains,restricted,5,,test,,,1",
+                "test.fp_1,fp,,header.server,full,FriendlyCDN,5,,test,,known error page,1",
+                "test.status_451,vbw,,status,full,451,5,,test,,,1",
+            ],
+            "http/blockpage-sha256.csv": [
+                "test.sha_1,1,\(SHA256.hexDigest(Array("exact block body".utf8))),none,isp,KZ,test,,",
+            ],
+            "http/block-hosts.csv": [
+                "test.host_1,1,warning.rt.ru,exact,nat,RU,test,",
+            ],
+        ])
+    }
+
+    @Test func bodyPatternIsHighAndCitesIdAtRev() throws {
+        let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, last: 6, body: Self.blockPage)])
+        let f = runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db())
+        #expect(f.count == 1)
+        let x = try #require(f.first)
+        #expect(x.detector == "http.block_page")
+        #expect(x.confidence == .high)
+        #expect(x.citations == ["test.isp_1@2", "test.vbw_1@1"])
+        #expect(x.target?.host == "blocked.example")
+        #expect(x.frames == [4, 5, 6])
+        #expect(x.injectedFrame == 5)
+        #expect(x.peerTTL == 52)
+    }
+
+    @Test func vagueWordAloneIsLow() throws {
+        let flow = tcpFlow(requests: [Self.request],
+                           responses: [Self.response(5, body: "<p>This content is restricted to members.</p>")])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db()).first)
+        #expect(x.confidence == .low)
+        #expect(x.citations == ["test.vbw_1@1"])
+    }
+
+    @Test func bodyHashMatches() throws {
+        let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, status: 403, body: "exact block body")])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db()).first)
+        #expect(x.confidence == .high)
+        #expect(x.citations == ["test.sha_1@1"])
+    }
+
+    @Test func status451AloneIsLowWithOrWithoutItsSignature() throws {
+        let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, status: 451, body: "Legal reasons")])
+        let noDB = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).first)
+        #expect(noDB.confidence == .low)
+        #expect(noDB.citations.isEmpty)
+        let withDB = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db()).first)
+        #expect(withDB.confidence == .low)
+        #expect(withDB.citations == ["test.status_451@1"])
+    }
+
+    @Test func redirectToBlockHostIsHigh() throws {
+        let flow = tcpFlow(requests: [Self.request], responses: [
+            Self.response(5, status: 302, headers: [("Location", "http://warning.rt.ru/?id=17")], body: ""),
+        ])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db()).first)
+        #expect(x.confidence == .high)
+        #expect(x.citations == ["test.host_1@1"])
+        #expect(x.evidence.contains { if case .signatureMatch(_, _, "header.location", 5, _) = $0 { true } else { false } })
+    }
+
+    @Test func metaRefreshToBlockHostIsHigh() throws {
+        let body = #"<html><head><META HTTP-EQUIV="refresh" CONTENT="0; URL=http://warning.rt.ru/"></head></html>"#
+        let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, body: body)])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db()).first)
+        #expect(x.citations == ["test.host_1@1"])
+        #expect(BlockPageDetector.embeddedURLs(Array(#"<iframe width=1 src="http://a.example/x">"#.utf8))
+                == ["http://a.example/x"])
+    }
+
+    @Test func normalPageAndNormalRedirectGiveNothing() throws {
+        let db = try Self.db()
+        let ok = tcpFlow(requests: [Self.request], responses: [Self.response(5, last: 7, body: Self.normalPage)])
+        let redirect = tcpFlow(requests: [Self.request], responses: [
+            Self.response(5, status: 301, headers: [("Location", "https://www.example.com/")], body: "Moved"),
+        ])
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(ok), .tcpFlow(redirect)], signatures: db).isEmpty)
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(ok), .tcpFlow(redirect)]).isEmpty)
+    }
+
+    @Test func falsePositiveRowVoidsOtherMatches() throws {
+        let flow = tcpFlow(requests: [Self.request], responses: [
+            Self.response(5, headers: [("Server", "FriendlyCDN")], body: Self.blockPage),
+        ])
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db()).isEmpty)
+    }
+
+    @Test func secondDifferentResponseToOneRequestIsARace() throws {
+        // Frame 5: injected 403 (TTL 52, same as the SYN-ACK); frame 8: the real page.
+        let flow = tcpFlow(requests: [Self.request], responses: [
+            Self.response(5, status: 403, body: "Forbidden"), Self.response(8, last: 9, body: Self.normalPage),
+        ])
+        let f = runDetector(BlockPageDetector(), [.tcpFlow(flow)])
+        #expect(f.count == 1)
+        let x = try #require(f.first)
+        #expect(x.confidence == .medium)
+        #expect(x.injectedFrame == 5)
+        #expect(x.frames.contains(8))
+        #expect(x.summary.contains("injected response"))
+    }
+
+    @Test func raceWithTTLMismatchIsHigh() throws {
+        let flow = tcpFlow(serverTTL: 52, extra: [segment(5, .server, ttl: 250, payload: 200)],
+                           requests: [Self.request],
+                           responses: [Self.response(5, status: 403, body: "Forbidden"),
+                                       Self.response(8, body: Self.normalPage)])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).first)
+        #expect(x.confidence == .high)
+        #expect(x.injectedTTL == 250)
+        #expect(x.peerTTL == 52)
+        #expect(x.mismatchFields == ["ttl"])
+    }
+
+    @Test func identicalRetransmittedResponseIsNotARace() {
+        let flow = tcpFlow(requests: [Self.request], responses: [
+            Self.response(5, body: Self.normalPage), Self.response(8, body: Self.normalPage),
+        ])
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).isEmpty)
+    }
+
+    @Test func pipelinedRequestsWithTheirOwnResponsesAreNotARace() {
+        let r2 = HTTPRequestEvent(frame: 6, method: "GET", target: "/b", host: "blocked.example")
+        let flow = tcpFlow(requests: [Self.request, r2], responses: [
+            Self.response(7, body: Self.normalPage), Self.response(8, body: "other page"),
+        ])
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).isEmpty)
+    }
+
+    @Test func serverOverlapConflictAtTheResponseIsARace() throws {
+        let overlap = OverlapConflictEvent(side: .server, firstFrame: 5, secondFrame: 9, seqStart: 1001, length: 120)
+        let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, last: 6, body: Self.blockPage)],
+                           overlaps: [overlap])
+        let noDB = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).first)
+        #expect(noDB.confidence == .medium)
+        #expect(noDB.injectedFrame == 5)
+        #expect(noDB.frames.contains(9))
+        #expect(noDB.evidence.contains { if case .overlapConflict(5, 9, 1001, 120) = $0 { true } else { false } })
+        let withDB = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try Self.db()).first)
+        #expect(withDB.confidence == .high)
+        // A client-side overlap is not about the response.
+        let clientSide = tcpFlow(requests: [Self.request], responses: [Self.response(5, body: Self.normalPage)],
+                                 overlaps: [OverlapConflictEvent(side: .client, firstFrame: 4, secondFrame: 6,
+                                                                 seqStart: 1, length: 10)])
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(clientSide)]).isEmpty)
+    }
+
+    @Test func builtInLabBlockPageMatches() throws {
+        let db = try builtInSignatures()
+        let body = "<html><head><title>Access restricted</title></head><body>lab</body></html>"
+        let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, status: 403, body: body)])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: db).first)
+        #expect(x.citations.contains("kz.lab_blockpage@1"))
+        #expect(x.confidence == .high)
+    }
+}

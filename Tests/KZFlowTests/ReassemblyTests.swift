@@ -1,0 +1,271 @@
+import Testing
+import KZWire
+@testable import KZFlow
+
+@Suite struct ReassemblyTests {
+    /// Handshake with client ISN `isn` and server ISN 500.
+    func open(_ w: inout Wire, isn: UInt32 = 100, wscale: UInt8? = nil) -> [TestPacket] {
+        [w.tcp(fromClient: true, [.syn], seq: isn, wscale: wscale),
+         w.tcp(fromClient: false, [.syn, .ack], seq: 500, ack: isn &+ 1, wscale: wscale),
+         w.tcp(fromClient: true, [.ack], seq: isn &+ 1, ack: 501)]
+    }
+
+    func data(_ w: inout Wire, _ seq: UInt32, _ s: String) -> TestPacket {
+        w.tcp(fromClient: true, [.ack, .psh], seq: seq, ack: 501, payload: bytes(s))
+    }
+
+    @Test func inOrderDataIsStreamedWithoutBuffering() throws {
+        var w = Wire()
+        var table = FlowTable()
+        var sink = RecordingSink()
+        table.feed(open(&w) + [data(&w, 101, "HELLO"), data(&w, 106, "WORLD")], &sink)
+        #expect(sink.text(.forward) == "HELLOWORLD")
+        #expect(table.stats.bufferedBytes == 0)
+        #expect(sink.chunks.map(\.offset) == [0, 5])
+        #expect(sink.chunks.map(\.frame) == [4, 5])
+        table.finish(into: &sink)
+        #expect(sink.ends.contains { $0.0 == .forward && $0.1 == .closed })
+    }
+
+    @Test func outOfOrderIsBufferedThenDelivered() throws {
+        var w = Wire()
+        var table = FlowTable()
+        var sink = RecordingSink()
+        table.feed(open(&w) + [data(&w, 106, "WORLD")], &sink)
+        #expect(sink.text(.forward) == "")
+        #expect(table.stats.bufferedBytes == 5)
+        table.feed(data(&w, 101, "HELLO"), &sink)
+        #expect(sink.text(.forward) == "HELLOWORLD")
+        #expect(table.stats.bufferedBytes == 0)
+        // The buffered chunk names the frame that carried it.
+        #expect(sink.chunks.map(\.frame) == [5, 4])
+        table.finish(into: &sink)
+        #expect(sink.gaps.isEmpty)
+        #expect(sink.conflicts.isEmpty)
+    }
+
+    @Test func identicalRetransmissionIsNotAConflict() throws {
+        var w = Wire()
+        let sink = run(open(&w) + [data(&w, 101, "HELLO"), data(&w, 101, "HELLO"), data(&w, 106, "!")])
+        #expect(sink.text(.forward) == "HELLO!")
+        #expect(sink.conflicts.isEmpty)
+        let r = try #require(sink.closed.first)
+        #expect(r.forward.retransmittedBytes == 5)
+        #expect(r.history.contains("T"))
+    }
+
+    @Test func conflictingRetransmissionOfDeliveredBytesIsRecorded() throws {
+        var w = Wire()
+        // An injected response wins the race; the real one arrives after it with different bytes.
+        let sink = run(open(&w) + [data(&w, 101, "HTTP/1.1 403 Forbidden"), data(&w, 101, "HTTP/1.1 200 OK\r\nabcd")])
+        let c = try #require(sink.conflicts.first)
+        #expect(c.firstFrame == 4)
+        #expect(c.secondFrame == 5)
+        #expect(c.offset == 0)
+        #expect(c.length == 21)
+        #expect(c.firstDifference == 9)
+        #expect(c.seq == 101)
+        #expect(c.firstWasDelivered)
+        #expect(c.firstBytes.prefix(3) == [UInt8]("403".utf8)[...])
+        #expect(c.secondBytes.prefix(3) == [UInt8]("200".utf8)[...])
+        // The first version stays delivered.
+        #expect(sink.text(.forward) == "HTTP/1.1 403 Forbidden")
+        let r = try #require(sink.closed.first)
+        #expect(r.overlapConflictCount == 1)
+        #expect(r.overlapConflicts == [c])
+        #expect(r.count(of: "stream.overlap_conflict") == 1)
+    }
+
+    @Test func conflictWithBufferedBytes() throws {
+        var w = Wire()
+        let sink = run(open(&w) + [data(&w, 106, "WORLD"), data(&w, 106, "WORXD"), data(&w, 101, "HELLO")])
+        let c = try #require(sink.conflicts.first)
+        #expect(!c.firstWasDelivered)
+        #expect(c.firstFrame == 4 && c.secondFrame == 5)
+        #expect(c.offset == 5 && c.length == 5 && c.differingBytes == 1 && c.firstDifference == 8)
+        #expect(sink.text(.forward) == "HELLOWORLD")
+    }
+
+    @Test func partialOverlapIdenticalAndConflicting() throws {
+        var w = Wire()
+        let same = run(open(&w) + [data(&w, 101, "HELLO"), data(&w, 104, "LOABC")])
+        #expect(same.text(.forward) == "HELLOABC")
+        #expect(same.conflicts.isEmpty)
+        #expect(same.closed.first?.forward.retransmittedBytes == 2)
+
+        var w2 = Wire()
+        let diff = run(open(&w2) + [data(&w2, 101, "HELLO"), data(&w2, 104, "XXABC")])
+        #expect(diff.text(.forward) == "HELLOABC")
+        let c = try #require(diff.conflicts.first)
+        #expect(c.offset == 3 && c.length == 2 && c.differingBytes == 2)
+    }
+
+    @Test func overlapSpanningBufferedAndNewBytes() throws {
+        var w = Wire()
+        // [5,10) buffered; then [3,12) arrives: [3,5) new, [5,10) compared, [10,12) new; then [0,3).
+        let sink = run(open(&w) + [data(&w, 106, "FGHIJ"), data(&w, 104, "DEFGHIJKL"), data(&w, 101, "ABC")])
+        #expect(sink.text(.forward) == "ABCDEFGHIJKL")
+        #expect(sink.conflicts.isEmpty)
+    }
+
+    @Test func sequenceWraparound() throws {
+        var w = Wire()
+        let isn: UInt32 = 0xFFFF_FFF0
+        var packets = open(&w, isn: isn)
+        let s0 = isn &+ 1
+        packets.append(data(&w, s0, "0123456789"))                  // crosses nothing yet
+        packets.append(data(&w, s0 &+ 20, "KLMNOPQRST"))            // after the wrap, out of order
+        packets.append(data(&w, s0 &+ 10, "ABCDEFGHIJ"))            // crosses 2^32
+        packets.append(data(&w, s0 &+ 12, "CDxFG"))                 // conflicting overlap across the wrap point
+        let sink = run(packets)
+        #expect(sink.text(.forward) == "0123456789ABCDEFGHIJKLMNOPQRST")
+        let c = try #require(sink.conflicts.first)
+        #expect(c.offset == 12 && c.firstDifference == 14 && c.differingBytes == 1)
+        #expect(c.seq == s0 &+ 12)
+        #expect(sink.gaps.isEmpty)
+    }
+
+    @Test func ackedButUnseenBytesAreAGap() throws {
+        var w = Wire()
+        var packets = open(&w)
+        packets.append(data(&w, 101, "AAAA"))
+        packets.append(data(&w, 109, "CCCC"))
+        packets.append(w.tcp(fromClient: false, [.ack], seq: 501, ack: 113))
+        let sink = run(packets)
+        #expect(sink.text(.forward) == "AAAA????CCCC")
+        let g = try #require(sink.gaps.first)
+        #expect(g.offset == 4 && g.length == 4 && g.reason == .ackedUnseen && g.seq == 105 && g.frame == 6)
+        let r = try #require(sink.closed.first)
+        #expect(r.history.contains("G"))
+        #expect(r.forward.missedBytes == 4)
+        #expect(r.gapCount == 1)
+    }
+
+    @Test func holeStillOpenAtCloseIsAGap() throws {
+        var w = Wire()
+        let sink = run(open(&w) + [data(&w, 101, "AB"), data(&w, 110, "ZZ")])
+        #expect(sink.gaps.count == 1)
+        #expect(sink.gaps[0].reason == .flowClosed && sink.gaps[0].length == 7)
+        #expect(sink.text(.forward) == "AB???????ZZ")
+    }
+
+    @Test func finEndsTheStreamWhenAllBytesArrived() throws {
+        var w = Wire()
+        // FIN arrives before the last data segment: the stream ends once the hole fills.
+        let sink = run(open(&w) + [data(&w, 101, "AB"),
+                                   w.tcp(fromClient: true, [.fin, .ack], seq: 105, ack: 501),
+                                   data(&w, 103, "CD")])
+        #expect(sink.text(.forward) == "ABCD")
+        #expect(sink.ends.first { $0.0 == .forward }?.1 == .fin)
+    }
+
+    @Test func perFlowBufferCapSkipsTheHole() throws {
+        var w = Wire()
+        var limits = FlowLimits()
+        limits.maxBufferedBytesPerFlow = 10
+        let sink = run(open(&w) + [data(&w, 201, "0123456789"), data(&w, 301, "abcdefghij")], limits: limits)
+        let r = try #require(sink.closed.first)
+        #expect(r.count(of: "stream.buffer_cap") == 1)
+        #expect(sink.gaps.map(\.reason) == [.bufferCap, .flowClosed])
+        #expect(sink.gaps.map(\.length) == [100, 90])
+        #expect(r.history.contains("X"))
+        #expect((sink.stream[.forward] ?? []).count == 210)
+        #expect(sink.text(.forward).hasSuffix("0123456789" + String(repeating: "?", count: 90) + "abcdefghij"))
+    }
+
+    @Test func globalBufferCapAcrossFlows() throws {
+        var limits = FlowLimits()
+        limits.maxBufferedBytesTotal = 15
+        var table = FlowTable(limits: limits)
+        var sink = RecordingSink()
+        var a = Wire(), b = Wire()
+        b.cport = 40001
+        table.feed(open(&a) + [data(&a, 201, "0123456789")], &sink)
+        #expect(table.stats.bufferedBytes == 10)
+        table.feed(open(&b) + [data(&b, 201, "abcdefghij")], &sink)
+        // The second flow could not buffer: it skipped its hole and streamed instead.
+        #expect(table.stats.bufferedBytes == 10)
+        #expect(table.stats.bufferCapHits == 1)
+        #expect(sink.gaps.count == 1 && sink.gaps[0].length == 100)
+        table.finish(into: &sink)
+        #expect(table.stats.bufferedBytes == 0)
+    }
+
+    @Test func snapTruncatedPayloadBecomesAGap() throws {
+        var w = Wire()
+        let short = w.tcp(fromClient: true, [.ack], seq: 101, ack: 501, payload: bytes("0123456789"), declared: 100)
+        let sink = run(open(&w) + [short, data(&w, 201, "next")])
+        #expect(sink.gaps.count == 1)
+        #expect(sink.gaps[0].reason == .snapTruncated && sink.gaps[0].length == 90)
+        #expect(sink.text(.forward).hasSuffix("next"))
+        #expect((sink.stream[.forward] ?? []).count == 104)
+        #expect(sink.closed.first?.count(of: "stream.snap_truncated") == 1)
+    }
+
+    @Test func dataBeforeStreamStartInMidstreamCapture() throws {
+        var w = Wire()
+        let sink = run([data(&w, 1000, "later"), data(&w, 990, "0123456789")])
+        #expect(sink.text(.forward) == "later")
+        #expect(sink.closed.first?.count(of: "stream.data_before_start") == 1)
+    }
+
+    @Test func segmentLogKeepsHeadTailAndControl() throws {
+        var limits = FlowLimits()
+        limits.segmentHead = 4
+        limits.segmentTail = 2
+        limits.controlSegments = 2
+        var w = Wire()
+        var packets = open(&w)
+        var seq: UInt32 = 101
+        for _ in 0..<20 {
+            packets.append(data(&w, seq, "x"))
+            seq += 1
+        }
+        packets.append(w.tcp(fromClient: true, [.fin, .ack], seq: seq, ack: 501))
+        packets.append(w.tcp(fromClient: true, [.ack], seq: seq + 1, ack: 501))
+        let r = try #require(run(packets, limits: limits).closed.first)
+        let frames = r.forward.segments.map(\.frame)
+        // Head: SYN, ACK, two data; control: the FIN (it left the tail ring); tail: last data + last ACK.
+        #expect(frames == frames.sorted())
+        #expect(frames.prefix(3) == [1, 3, 4])
+        #expect(frames.contains(24))
+        #expect(r.forward.segments.count == 7)
+        #expect(r.forward.segmentsDropped == 24 - 7)
+    }
+}
+
+@Suite struct ReassemblyShuffleTests {
+    /// A message cut into segments of 1–7 bytes, delivered in every kind of disorder with duplicates, always yields
+    /// the message, with no gap and no conflict.
+    @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8])
+    func shuffledSegmentsReassemble(seed: Int) {
+        let message = Array("The quick brown fox jumps over the lazy dog; 0123456789 and more text.".utf8)
+        var state = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+        func rnd(_ n: Int) -> Int {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return Int(state % UInt64(n))
+        }
+        var pieces: [(Int, Int)] = []
+        var at = 0
+        while at < message.count {
+            let n = min(1 + rnd(7), message.count - at)
+            pieces.append((at, n))
+            at += n
+        }
+        // Duplicate a few, then shuffle.
+        for _ in 0..<5 { pieces.append(pieces[rnd(pieces.count)]) }
+        for i in stride(from: pieces.count - 1, to: 0, by: -1) { pieces.swapAt(i, rnd(i + 1)) }
+        var w = Wire()
+        let isn: UInt32 = seed % 2 == 0 ? 0xFFFF_FFE0 : 1000     // half the runs cross the 2^32 wrap
+        var packets = [w.tcp(fromClient: true, [.syn], seq: isn),
+                       w.tcp(fromClient: false, [.syn, .ack], seq: 5, ack: isn &+ 1)]
+        for (o, n) in pieces {
+            packets.append(w.tcp(fromClient: true, [.ack], seq: isn &+ 1 &+ UInt32(o), ack: 6,
+                                 payload: Array(message[o..<(o + n)])))
+        }
+        let sink = run(packets)
+        #expect(sink.stream[.forward] ?? [] == message)
+        #expect(sink.gaps.isEmpty)
+        #expect(sink.conflicts.isEmpty)
+    }
+}
