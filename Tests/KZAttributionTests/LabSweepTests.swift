@@ -46,6 +46,10 @@ import Testing
             let sweeps = TTLSweepBuilder.sweeps(packets: packets, bytes: bytes)
             let pair = try #require(TTLSweepAnalyzer.pairs(sweeps, controlKeys: [sw.control_target]).first, "\(d): no pair")
             #expect(pair.test.requestKey == sw.blocked_target, "\(d)")
+            // Without being told the control name, inference finds the same pair.
+            let inferred = TTLSweepAnalyzer.inferredPairs(sweeps)
+            #expect(inferred.count == 1 && inferred.first?.test.requestKey == sw.blocked_target
+                    && inferred.first?.control.requestKey == sw.control_target, "\(d): inferred pair")
             let a = TTLSweepAnalyzer.compare(test: pair.test, control: pair.control)
             #expect(a.verdict == SweepVerdict(label: sw.verdict), "\(d): verdict")
             #expect(a.onPath == sw.on_path, "\(d): on-path")
