@@ -28,6 +28,10 @@ public struct FlowLimits: Sendable, Hashable {
     /// Already delivered bytes kept per direction so a later retransmission can be compared with what was delivered
     /// (the check that finds injection races). The ring grows on demand up to this size.
     public var retainedBytesPerDirection: Int = 8 * 1024
+    /// Retention applies to the first `retainStreamPrefix` bytes of each direction (where injection races happen: the
+    /// first request and response); beyond it the ring is released and overlaps are counted as unchecked
+    /// (`DirectionSummary.uncheckedOverlapBytes`). Bulk transfers then cost no extra copy. `UInt64.max` retains always.
+    public var retainStreamPrefix: UInt64 = 256 * 1024
     /// Retained bytes over all flows; when exhausted, rings stop growing and later overlaps are counted as unchecked.
     public var maxRetainedBytesTotal: Int = 16 * 1024 * 1024
 
