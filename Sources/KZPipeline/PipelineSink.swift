@@ -87,7 +87,7 @@ struct PipelineSink: FlowEventSink {
             st.finish()
             for a in st.anomalies { note(a.name, frame: a.frame ?? r.firstFrame) }
             var ev = tcpEvent(r, st)
-            ev.isTTLLimitedProbe = probedFlows.remove(r.key) != nil || (!r.forward.ttl.isEmpty && r.forward.ttl.max <= 32)
+            ev.isTTLLimitedProbe = probedFlows.remove(r.key) != nil || (!r.forward.ttl.isEmpty && r.forward.ttl.min <= 32)
             events.append(.tcpFlow(ev))
             if collectViews { collectAppViews(r, st) }
         case .udp:

@@ -200,7 +200,7 @@ public struct TCPFlowEvent: Sendable {
     public var httpResponses: [HTTPResponseEvent]
     public var tls: TLSEvent?
     /// The client sent this connection's packets with a deliberately small IP TTL (a TTL-limited probe of a sweep or
-    /// traceroute): an ICMP time-exceeded quoted it, or its packets arrived at the capture point with TTL ≤ 32.
+    /// traceroute): an ICMP time-exceeded quoted it, or some of its client packets arrived with TTL ≤ 32.
     /// Silence on such a flow is expected, not a drop.
     public var isTTLLimitedProbe: Bool = false
 
