@@ -111,8 +111,10 @@ import KZWire
     }
 
     @Test func secondDifferentResponseToOneRequestIsARace() throws {
-        // Frame 5: injected 403 (TTL 52, same as the SYN-ACK); frame 8: the real page.
-        let flow = tcpFlow(requests: [Self.request], responses: [
+        // Frame 5: injected 403 (TTL 52, same as the SYN-ACK); frame 8: the real page, at the same sequence number.
+        let flow = tcpFlow(extra: [segment(5, .server, ttl: 52, seq: 1001, payload: 100),
+                                   segment(8, .server, ttl: 52, seq: 1001, payload: 1400)],
+                           requests: [Self.request], responses: [
             Self.response(5, status: 403, body: "Forbidden"), Self.response(8, last: 9, body: Self.normalPage),
         ])
         let f = runDetector(BlockPageDetector(), [.tcpFlow(flow)])
@@ -125,7 +127,8 @@ import KZWire
     }
 
     @Test func raceWithTTLMismatchIsHigh() throws {
-        let flow = tcpFlow(serverTTL: 52, extra: [segment(5, .server, ttl: 250, payload: 200)],
+        let flow = tcpFlow(serverTTL: 52, extra: [segment(5, .server, ttl: 250, seq: 1001, payload: 200),
+                                                  segment(8, .server, ttl: 52, seq: 1001, payload: 1400)],
                            requests: [Self.request],
                            responses: [Self.response(5, status: 403, body: "Forbidden"),
                                        Self.response(8, body: Self.normalPage)])
@@ -134,6 +137,24 @@ import KZWire
         #expect(x.injectedTTL == 250)
         #expect(x.peerTTL == 52)
         #expect(x.mismatchFields == ["ttl"])
+    }
+
+    @Test func serverAnsweringAnUnparsedSecondRequestIsNotARace() {
+        // suricata-verify http-request-invalid: 200 for the POST, then 400 for trailing garbage, written after it.
+        let flow = tcpFlow(extra: [segment(5, .server, seq: 1001, payload: 300), segment(8, .server, seq: 1301, payload: 200)],
+                           requests: [Self.request],
+                           responses: [Self.response(5, body: Self.normalPage),
+                                       Self.response(8, status: 400, body: "Bad Request")])
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).isEmpty)
+    }
+
+    @Test func twoResponsesWithoutSegmentsAreOnlyLow() throws {
+        let flow = tcpFlow(requests: [Self.request], responses: [
+            Self.response(5, status: 403, body: "Forbidden"), Self.response(8, body: Self.normalPage),
+        ])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).first)
+        #expect(x.confidence == .low)
+        #expect(x.injectedFrame == 5)
     }
 
     @Test func identicalRetransmittedResponseIsNotARace() {

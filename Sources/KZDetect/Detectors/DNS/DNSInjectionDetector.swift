@@ -8,7 +8,7 @@ import KZWire
 ///   `DNSTransactionEvent`) whose answer sets or rcodes differ. Hold-On saw no legitimate case of this in 11.7 M
 ///   requests. Repeated queries with new ids answered differently (CDNs) are separate transactions and never compared.
 /// - **Off baseline**: a response whose IP TTL (beyond ±1), IP ID (zero or counting baseline), DF bit, or round-trip
-///   time (below half the median; Hold-On) is off the resolver's uncontested responses in the same capture.
+///   time (below half the fastest other reply; Hold-On) is off the resolver's uncontested responses in the same capture.
 /// - **Forged-answer list**: an answer matching `dns/poisoned-answers.csv` (`SignatureDatabase.matchPoisonedDNS`).
 /// - **No resolver there**: the response's source is not the queried resolver, or the queried address answered other
 ///   DNS queries with ICMP port unreachable (RFC 792; RFC 4443 §3.1 code 4), so any answer "from" it was forged (the
@@ -25,8 +25,11 @@ public struct DNSInjectionDetector: Detector {
     public struct Thresholds: Sendable, Hashable {
         /// IP TTL tolerance (Hold-On: ±1).
         public var ttlTolerance: Int = 1
-        /// A response faster than this fraction of the resolver's median RTT is suspicious (Hold-On: 0.5).
+        /// A response faster than this fraction of the resolver's RTT floor (fastest other reply) is suspicious
+        /// (Hold-On: RTT ≥ 0.5 × expected).
         public var fastFraction: Double = 0.5
+        /// …and at least this many seconds faster than the floor (jitter on a LAN resolver is not an injector).
+        public var minFastMargin: Double = 0.005
         /// Baseline responses (other than the judged one) needed before TTL/IP ID/DF/RTT verdicts are given.
         public var minBaselineSamples: Int = 3
         /// A TTL off the mode counts only when responses near it are rarer than this fraction of the baseline.
@@ -119,10 +122,10 @@ public struct DNSInjectionDetector: Detector {
                                              observed: "\(r.ttl)", baselineFrame: m.baselineFrame))
         }
         let rtt = r.time.seconds - t.queryTime.seconds
-        if let median = b.medianRTT(excluding: r.frame, minSamples: th.minBaselineSamples),
-           rtt >= 0, rtt < th.fastFraction * median {
+        if let floor = b.floorRTT(excluding: r.frame, minSamples: th.minBaselineSamples),
+           rtt >= 0, rtt < th.fastFraction * floor, floor - rtt >= th.minFastMargin {
             s.offBaseline += 1
-            s.evidence.append(.timing(field: "dns_rtt", frame: r.frame, expectedSeconds: median, observedSeconds: rtt))
+            s.evidence.append(.timing(field: "dns_rtt", frame: r.frame, expectedSeconds: floor, observedSeconds: rtt))
         }
         if let m = b.ipIDMismatch(r.ipID, at: r.time, excluding: r.frame, minSamples: th.minBaselineSamples,
                                   maxGap: th.ipIDMaxGap) {
