@@ -64,6 +64,24 @@ import KZSignatures
         #expect(x.injectedFrame == 2)
     }
 
+    @Test func raceWithCopiedTTLButOtherDFAndIPIDIsHigh() throws {
+        // The kzforensics lab's injector: TTL within ±1 of the genuine reply, but DF clear and an IP ID off the
+        // resolver's counter (genuine 33465, the next uncontested reply 33497).
+        let race = Self.txn(1, t: 0, id: 7, qname: "blocked.kz.example", responses: [
+            Self.response(2, t: 0.0486, ttl: 58, ipID: 23516, df: false, answers: ["10.77.66.66"]),
+            Self.response(3, t: 0.2542, ttl: 59, ipID: 33465, df: true, answers: ["10.77.9.2"]),
+        ])
+        let control = Self.txn(5, t: 1, id: 8, qname: "allowed.example", responses: [
+            Self.response(6, t: 1.254, ttl: 59, ipID: 33497, df: true, answers: ["10.77.9.2"]),
+        ])
+        let f = runDetector(DNSInjectionDetector(), [race, control])
+        #expect(f.count == 1)
+        let x = try #require(f.first)
+        #expect(x.confidence == .high)
+        #expect(x.injectedFrame == 2)
+        #expect(Set(x.mismatchFields) == ["df", "ip_id"])
+    }
+
     @Test func forgedNXDOMAINRacingAnAnswerCounts() throws {
         let e = Self.txn(1, t: 0, id: 7, responses: [
             Self.response(2, t: 0.002, ttl: 60, answers: [], rcode: 3),

@@ -190,7 +190,33 @@ public struct DNSInjectionDetector: Detector {
                 evidence.append(.valueMismatch(field: "ttl", frame: rs[i].frame, expected: "\(rs[g].ttl)",
                                                observed: "\(rs[i].ttl)", baselineFrame: rs[g].frame))
             }
-            if ttlDiffersFromGenuine { weak += 1; reasons.append("IP TTL differs from the later reply") }
+            if ttlDiffersFromGenuine { weak += 1; reasons.append("IP TTL differs from the genuine reply") }
+            // Packet shape against the genuine reply: one host does not flip DF between replies, and a counting IP ID
+            // (genuine reply plus the resolver's other replies) does not jump.
+            let gr = rs[g]
+            var local = baselines[gr.source] ?? ResolverBaseline()
+            local.add(.init(frame: gr.frame, time: gr.time, ttl: gr.ttl, ipID: gr.ipID, df: gr.df,
+                            rtt: gr.time.seconds - t.queryTime.seconds))
+            var shapeDiffers = false
+            for i in forged {
+                let already = Set(sigs[i].evidence.compactMap { e -> String? in
+                    if case .valueMismatch(let field, _, _, _, _) = e { field } else { nil }
+                })
+                if rs[i].df != gr.df, !already.contains("df") {
+                    shapeDiffers = true
+                    evidence.append(.valueMismatch(field: "df", frame: rs[i].frame, expected: gr.df ? "1" : "0",
+                                                   observed: rs[i].df ? "1" : "0", baselineFrame: gr.frame))
+                }
+                if !already.contains("ip_id"),
+                   let m = local.ipIDMismatch(rs[i].ipID, at: rs[i].time, excluding: rs[i].frame, minSamples: 2,
+                                              maxGap: thresholds.ipIDMaxGap) {
+                    shapeDiffers = true
+                    frames.append(m.baselineFrame)
+                    evidence.append(.valueMismatch(field: "ip_id", frame: rs[i].frame, expected: m.expected,
+                                                   observed: "\(rs[i].ipID)", baselineFrame: m.baselineFrame))
+                }
+            }
+            if shapeDiffers { weak += 1; reasons.append("DF bit or IP ID differs from the genuine reply") }
         }
         var poisoned = 0, offBaseline = 0, sourceMismatch = false
         for i in forged {
