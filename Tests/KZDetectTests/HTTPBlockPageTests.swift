@@ -190,6 +190,27 @@ import KZWire
         #expect(runDetector(BlockPageDetector(), [.tcpFlow(clientSide)]).isEmpty)
     }
 
+    @Test func labShapedInjectionWithoutSignatureIsHigh() throws {
+        // The lab's http_blockpage run: forged 200 in frame 6 (TTL 62, seq 1, 516 bytes), forged FIN in 11, the real
+        // response in 19 at the same sequence number with TTL 59 like the SYN-ACK; the reassembler saw the overlap.
+        let body = "<html><head><meta charset=\"utf-8\"><title>Доступ ограничен</title></head></html>"
+        let flow = tcpFlow(serverTTL: 59,
+                           extra: [segment(6, .server, flags: [.ack, .psh], ttl: 62, seq: 1, payload: 516),
+                                   segment(11, .server, flags: [.ack, .fin], ttl: 62, seq: 517),
+                                   segment(19, .server, flags: [.ack, .psh], ttl: 59, seq: 1, payload: 163)],
+                           requests: [Self.request], responses: [Self.response(6, body: body)],
+                           overlaps: [OverlapConflictEvent(side: .server, firstFrame: 6, secondFrame: 19, seqStart: 1,
+                                                           length: 163)])
+        let f = runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try builtInSignatures())
+        #expect(f.count == 1)
+        let x = try #require(f.first)
+        #expect(x.confidence == .high)
+        #expect(x.injectedFrame == 6)
+        #expect(x.injectedTTL == 62)
+        #expect(x.peerTTL == 59)
+        #expect(x.frames.contains(19))
+    }
+
     @Test func builtInLabBlockPageMatches() throws {
         let db = try builtInSignatures()
         let body = "<html><head><title>Access restricted</title></head><body>lab</body></html>"
