@@ -213,10 +213,10 @@ import KZWire
 
     @Test func builtInLabBlockPageMatches() throws {
         let db = try builtInSignatures()
-        let body = "<html><head><title>Access restricted</title></head><body>lab</body></html>"
+        let body = "<html><head><title>Доступ ограничен</title></head><body><p>Access to this resource is restricted in accordance with the legislation of the Republic of Kazakhstan.</p></body></html>"
         let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, status: 403, body: body)])
         let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: db).first)
-        #expect(x.citations.contains("kz.lab_blockpage@1"))
+        #expect(x.citations.contains("kz.lab_blockpage@2"))
         #expect(x.confidence == .high)
     }
 }
