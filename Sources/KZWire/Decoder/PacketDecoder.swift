@@ -199,7 +199,8 @@ public struct PacketDecoder: Sendable {
         }
         if s.isFragment { p.flags.insert(.fragment) }
         p.ip = s
-        let declaredEnd = Int(ip.totalLength)
+        // Total length 0 (segmentation offload): the datagram runs to the end of the frame as sent on the wire.
+        let declaredEnd = ip.totalLength == 0 ? b.count + max(0, p.wireLength - p.capturedLength) : Int(ip.totalLength)
         let end = ip.capturedEnd
         if declaredEnd > b.count && !p.flags.contains(.snapTruncated) { throw .truncated(.ipv4) }
         let payload = b.slice(hl..<end)
