@@ -29,4 +29,36 @@ import Testing
         var bad = ip; bad[3] = 10
         #expect(d.decode(bad, .ipv4).status.description == "malformed.ipv4.length_mismatch")
     }
+
+    /// RFC 8200 §8.1: with a Routing header (segments left > 0) the pseudo-header uses the final destination
+    /// (zeek/chksums__ip6-route0-tcp-bad-chksum.pcap is bad under this rule, good under the naive one).
+    @Test func routingHeaderFinalDestinationInPseudoHeader() {
+        let final = FB.v6("2001:db8::99")
+        func frame(checksumDst: [UInt8]) -> [UInt8] {
+            let seg = FB.tcp(src: FB.v6("2001:db8::1"), dst: checksumDst, v6: true)
+            let rh: [UInt8] = [6, 2, 0, 1, 0, 0, 0, 0] + final          // type 0, one address, 1 segment left
+            return FB.ipv6(next: 43, payload: rh + seg)
+        }
+        #expect(d.decode(frame(checksumDst: final), .ipv6).tcp?.checksum == .good)
+        #expect(d.decode(frame(checksumDst: FB.v6("2001:db8::2")), .ipv6).tcp?.checksum == .bad)
+        // Segments left 0: the header's destination is final.
+        var done = frame(checksumDst: FB.v6("2001:db8::2"))
+        done[40 + 3] = 0
+        #expect(d.decode(done, .ipv6).tcp?.checksum == .good)
+        // Every truncated prefix is accounted without a crash.
+        let full = frame(checksumDst: final)
+        for n in 0..<full.count { _ = d.decode(Array(full.prefix(n)), .ipv6, wire: full.count) }
+    }
+
+    /// RFC 6275 §6.3: the Home Address destination option replaces the source in the pseudo-header
+    /// (zeek/ipv6-mobility-dst-opts.pcap).
+    @Test func homeAddressOptionInPseudoHeader() {
+        let home = FB.v6("2001:db8:1::5")
+        let udp = FB.udp(src: home, dst: FB.v6("2001:db8::2"), payload: [1, 2, 3, 4], v6: true)
+        let dstOpts: [UInt8] = [17, 2, 1, 2, 0, 0] + [0xc9, 16] + home            // PadN(2), then HAO: 24 bytes
+        let p = d.decode(FB.ipv6(next: 60, payload: dstOpts + udp), .ipv6)
+        #expect(p.status == .ok)
+        #expect(p.udp?.checksum == .good)
+        #expect(p.ip?.src.description == "2001:db8::1")
+    }
 }
