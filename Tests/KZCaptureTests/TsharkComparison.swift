@@ -14,6 +14,9 @@ struct Disagreement: Sendable, CustomStringConvertible {
     var ourStatus: String
     /// tshark's text for the field when it was converted before comparing (e.g. the epoch time).
     var theirsRaw: String = ""
+    /// How our reader ended the file ("complete", or "failed:<kind>") and whether tshark gave more frames than we did.
+    var readerEnd: String = ""
+    var tsharkReadMore = false
     var description: String {
         "\(file) #\(frame) \(field): ours=\(ours) tshark=\(theirs)\(theirsRaw.isEmpty ? "" : " (\(theirsRaw))") [\(protocols)\(tsharkMalformed ? " MALFORMED" : "")] status=\(ourStatus)"
     }
@@ -31,6 +34,8 @@ struct Agreement {
     var protocols = ""
     var malformed = false
     var status = ""
+    var readerEnd = ""
+    var tsharkReadMore = false
 
     /// Records one comparison. `theirs == nil` means tshark has no value for it: not compared.
     mutating func check(_ field: String, _ ours: String, _ theirs: String?, raw: String = "") {
@@ -41,7 +46,7 @@ struct Agreement {
         } else {
             disagreements.append(Disagreement(file: file, frame: frame, field: field, ours: ours, theirs: theirs,
                                               protocols: protocols, tsharkMalformed: malformed, ourStatus: status,
-                                              theirsRaw: raw))
+                                              theirsRaw: raw, readerEnd: readerEnd, tsharkReadMore: tsharkReadMore))
         }
     }
     mutating func check<T: BinaryInteger>(_ field: String, _ ours: T, _ theirs: String?) {
@@ -63,8 +68,10 @@ struct Agreement {
     var customBlocks = 0
 
     /// Compares every frame of one capture. `openError` is set when we could not open the file at all.
-    mutating func compareFile(_ name: String, ours: [DecodedPacket], tshark: [Tshark.Row], openError: CaptureError?) {
+    mutating func compareFile(_ name: String, ours: [DecodedPacket], tshark: [Tshark.Row], openError: CaptureError?,
+                              end: CaptureEnd) {
         file = name
+        if case .failed(let e) = end { readerEnd = "failed:\(e.kind.rawValue)" } else { readerEnd = "complete" }
         // tshark 4.0 numbers pcapng Custom Blocks as frames; they hold no packet (pcapng §4.8), we do not deliver
         // them, and Wireshark's own frame numbers shift past them. Drop them and renumber what remains.
         var byNumber: [Int: Tshark.Row] = [:]
@@ -76,6 +83,7 @@ struct Agreement {
             if let i = Tshark.column["frame.number"] { row.values[i] = String(n) }
             byNumber[n] = row
         }
+        tsharkReadMore = byNumber.count > ours.count
         let last = max(ours.count, byNumber.keys.max() ?? 0)
         guard last > 0 else { return }
         for n in 1...last {
