@@ -237,6 +237,13 @@ public struct IPDefragmenter {
         d.covered = Self.merge(d.covered, start..<end)
 
         if d.total >= 0 && !d.header.isEmpty && d.covered.count == 1 && d.covered[0] == 0..<d.total {
+            // The size check above used this fragment's header; the rebuilt datagram carries the first fragment's,
+            // which may be longer (IPv4 options): its total length must still fit the 16-bit field (RFC 791 §3.1).
+            if d.key.version == 4 && d.header.count + d.total > 65535 {
+                note("ip.fragment_oversize", p.frame)
+                discard(d, reason: "ip.fragment_oversize")
+                return .dropped("ip.fragment_oversize")
+            }
             bufferedBytes -= d.data.count
             reassembledCount &+= 1
             let bytes = Self.build(d)
