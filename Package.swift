@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "KZSignatures", dependencies: [], swiftSettings: strict),
         // 6. Interference detectors producing typed findings.
         // Detectors consume KZDetect's own event values (AnalysisEvent); KZPipeline converts flow and parser outputs.
-        .target(name: "KZDetect", dependencies: ["KZWire", "KZSignatures"], swiftSettings: strict),
+        .target(name: "KZDetect", dependencies: ["KZWire", "KZSignatures"], exclude: ["README.md"], swiftSettings: strict),
         // 7. Where on the path: TTL distance, TTL-limited sweeps, GeoIP / AS.
         .target(name: "KZAttribution", dependencies: ["KZWire", "KZSignatures", "CGeoIP"], swiftSettings: strict),
         // 8. Report model and writers (text, JSON, JSONL).

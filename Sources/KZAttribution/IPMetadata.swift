@@ -195,6 +195,8 @@ public struct IPMetadataService: Sendable {
     public static let debianCountryV4 = "/usr/share/GeoIP/GeoIP.dat"
     public static let debianCountryV6 = "/usr/share/GeoIP/GeoIPv6.dat"
 
+    public let country: GeoIPCountry
+    public let asn: ASNLookup
     public let countryDatabases: [GeoIPDatabase]
     public let asnDatabases: [GeoIPDatabase]
     public let asnTable: ASNTable?
@@ -210,38 +212,16 @@ public struct IPMetadataService: Sendable {
     public init(geoip: [String]? = nil, asnDB: String? = nil, asnTable: String? = nil,
                 bogons: BogonTable = .standard, operators: [UInt32: String] = [:])
     {
-        var warnings: [String] = []
-        var countries: [GeoIPDatabase] = []
-        let countryPaths = geoip ?? [Self.debianCountryV4, Self.debianCountryV6]
-        for p in countryPaths {
-            do {
-                let db = try GeoIPDatabase(path: p)
-                if db.isCountry { countries.append(db) } else { warnings.append("GeoIP country database \(IPMetadataError.wrongEdition(p, db.edition)); countries will be unknown") }
-            } catch {
-                let hint = geoip == nil ? " (install the Debian package geoip-database or pass --geoip FILE)" : ""
-                warnings.append("GeoIP country database \(error)\(hint); countries for \(p.contains("v6") ? "IPv6" : "those") addresses will be unknown")
-            }
-        }
-        var asnDBs: [GeoIPDatabase] = []
-        if let p = asnDB {
-            do {
-                let db = try GeoIPDatabase(path: p)
-                if db.isASN { asnDBs.append(db) } else { warnings.append("ASN database \(IPMetadataError.wrongEdition(p, db.edition)); AS numbers will be unknown") }
-            } catch { warnings.append("ASN database \(error); AS numbers will be unknown") }
-        }
-        var table: ASNTable?
-        if let p = asnTable {
-            do { table = try ASNTable(path: p) } catch { warnings.append("ASN table \(error); AS numbers will be unknown") }
-        }
-        if asnDB == nil && asnTable == nil {
-            warnings.append("no AS database given (--asn-db FILE or --asn-table FILE): AS numbers and names will be unknown")
-        }
-        countryDatabases = countries
-        asnDatabases = asnDBs
-        self.asnTable = table
+        let geo = GeoIPCountry(paths: geoip)
+        let asns = ASNLookup(asnDB: asnDB, asnTable: asnTable)
+        country = geo
+        asn = asns
+        countryDatabases = geo.databases
+        asnDatabases = asns.databases
+        self.asnTable = asns.table
         self.bogons = bogons
         self.operators = operators
-        self.warnings = warnings
+        self.warnings = geo.warnings + asns.warnings
     }
 
     public func lookup(_ a: IPAddress) -> IPMetadata {
@@ -251,22 +231,11 @@ public struct IPMetadataService: Sendable {
             m.rangeNote = b.note
             return m
         }
-        for db in countryDatabases where db.isV6 == a.isV6 {
-            if let c = db.countryCode(a) { m.country = c; break }
-        }
-        if let r = asnTable?.lookup(a) {
+        m.country = country.country(for: a)
+        if let r = asn.lookup(a) {
             m.asn = r.asn
             m.asName = r.name
             if m.country == nil { m.country = r.country }
-        }
-        if m.asn == nil {
-            for db in asnDatabases where db.isV6 == a.isV6 {
-                if let s = db.asnString(a), let (n, name) = GeoIPDatabase.parseASNString(s) {
-                    m.asn = n
-                    m.asName = name
-                    break
-                }
-            }
         }
         if let n = m.asn, let op = operators[n] {
             m.operatorName = op

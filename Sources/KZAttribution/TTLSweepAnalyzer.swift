@@ -194,6 +194,8 @@ public enum TTLSweepAnalyzer {
         }
         if r.verdict == .canIdentifyServer, !r.onPath, !timedOut, let tp = test.probe(ttl: t) {
             refine(&r, probe: tp, test: test, control: control, notes: &notes)
+        } else if r.verdict == .canIdentifyServer, timedOut, t > 1 {
+            notes.append("silent drop: the device sits between hop \(t - 1) and hop \(t), or is router \(t - 1) filtering after its TTL check; the capture cannot tell which")
         }
         r.note = notes.joined(separator: "; ")
         return finish(r)
@@ -250,6 +252,43 @@ public enum TTLSweepAnalyzer {
         for (t, r) in test.path { byTTL[t] = r }
         for (t, r) in control.path { byTTL[t] = r }
         return byTTL.keys.sorted().compactMap { t in byTTL[t].map { (t, $0) } }
+    }
+
+    /// Pairs sweeps to one (client, server, port) with different request keys when none is a known control name.
+    /// The control is the only sweep whose terminating answer looks like a working exchange (HTTP, TLS or a plain ACK
+    /// of the request, not RST/FIN/ICMP error or silence); when several or none look healthy, the one that got farthest
+    /// before an answer, with silence counting as no answer, provided it is strictly farthest. Groups already covered
+    /// by `already` are skipped. Sorted like `sweeps`.
+    public static func inferredPairs(_ sweeps: [TTLSweep], already: [(test: TTLSweep, control: TTLSweep)] = [])
+        -> [(test: TTLSweep, control: TTLSweep)]
+    {
+        struct GroupKey: Hashable { var client: IPAddress; var server: IPAddress; var port: UInt16 }
+        var groups: [GroupKey: [TTLSweep]] = [:]
+        var order: [GroupKey] = []
+        for s in sweeps where s.requestKey != nil {
+            let k = GroupKey(client: s.client, server: s.server, port: s.serverPort)
+            if groups[k] == nil { order.append(k) }
+            groups[k, default: []].append(s)
+        }
+        var out: [(test: TTLSweep, control: TTLSweep)] = []
+        for k in order {
+            guard let g = groups[k], g.count >= 2,
+                  !already.contains(where: { $0.test.client == k.client && $0.test.server == k.server && $0.test.serverPort == k.port })
+            else { continue }
+            func healthy(_ s: TTLSweep) -> Bool { [.http, .tls, .ack].contains(s.responseKind) }
+            var control: TTLSweep?
+            let good = g.filter(healthy)
+            if good.count == 1 {
+                control = good[0]
+            } else {
+                func reach(_ s: TTLSweep) -> Int { s.firstTerminatingTTL ?? 0 }
+                let ranked = g.sorted { reach($0) > reach($1) }
+                if reach(ranked[0]) > reach(ranked[1]) { control = ranked[0] }
+            }
+            guard let c = control else { continue }
+            for t in g where t != c { out.append((t, c)) }
+        }
+        return out
     }
 
     /// Names commonly used as the innocuous control request.

@@ -2,6 +2,10 @@ import KZWire
 
 /// Timeouts and memory caps of a `FlowTable`. Every cap that is hit is counted (`FlowTableStats`) and, when it costs a
 /// flow data, recorded as an anomaly on that flow; nothing is dropped silently.
+///
+/// Memory is bounded by about `maxFlows` × 1.1 KB (slots and index) + `maxBufferedBytesTotal` +
+/// `maxRetainedBytesTotal` + `maxSegmentRecordsTotal` × 56 B + conflict and gap lists (capped per flow): with the
+/// defaults about 130 MB in the worst case, whatever the capture size.
 public struct FlowLimits: Sendable, Hashable {
     /// Idle timeout of an established (or mid-stream) TCP connection, seconds.
     public var tcpEstablishedTimeout: Double = 3600
@@ -20,12 +24,16 @@ public struct FlowLimits: Sendable, Hashable {
     /// Out-of-order bytes buffered per direction of a TCP flow before the reassembler skips the hole.
     public var maxBufferedBytesPerFlow: Int = 256 * 1024
     /// Out-of-order bytes buffered over all flows.
-    public var maxBufferedBytesTotal: Int = 48 * 1024 * 1024
+    public var maxBufferedBytesTotal: Int = 24 * 1024 * 1024
     /// Already delivered bytes kept per direction so a later retransmission can be compared with what was delivered
     /// (the check that finds injection races). The ring grows on demand up to this size.
     public var retainedBytesPerDirection: Int = 8 * 1024
+    /// Retention applies to the first `retainStreamPrefix` bytes of each direction (where injection races happen: the
+    /// first request and response); beyond it the ring is released and overlaps are counted as unchecked
+    /// (`DirectionSummary.uncheckedOverlapBytes`). Bulk transfers then cost no extra copy. `UInt64.max` retains always.
+    public var retainStreamPrefix: UInt64 = 256 * 1024
     /// Retained bytes over all flows; when exhausted, rings stop growing and later overlaps are counted as unchecked.
-    public var maxRetainedBytesTotal: Int = 32 * 1024 * 1024
+    public var maxRetainedBytesTotal: Int = 16 * 1024 * 1024
 
     /// Segment records kept per direction: the first `segmentHead`, the last `segmentTail`, and every SYN/FIN/RST up
     /// to `controlSegments`; the rest are counted in `FlowRecord.segmentsDropped`.
@@ -33,7 +41,7 @@ public struct FlowLimits: Sendable, Hashable {
     public var segmentTail: Int = 8
     public var controlSegments: Int = 16
     /// Segment records over all live flows; beyond this new records are counted as dropped.
-    public var maxSegmentRecordsTotal: Int = 1_000_000
+    public var maxSegmentRecordsTotal: Int = 400_000
     /// Overlap conflicts and gaps kept per flow (all are counted).
     public var maxConflictsPerFlow: Int = 64
     public var maxGapsPerFlow: Int = 64

@@ -147,6 +147,11 @@ public struct FlowTable {
         nextSweep = now &+ 1_000_000_000
     }
 
+    /// `expire(upTo:into:)` with a capture timestamp.
+    public mutating func expire<S: FlowEventSink>(upTo time: Timestamp, into sink: inout S) {
+        expire(upTo: time.nanoseconds, into: &sink)
+    }
+
     /// Closes every flow, in order of creation (deterministic), as at the end of a capture.
     public mutating func finish<S: FlowEventSink>(into sink: inout S) {
         var live: [(FlowID, Int)] = []

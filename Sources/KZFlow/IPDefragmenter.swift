@@ -241,6 +241,13 @@ public struct IPDefragmenter {
         if d.total >= 0 && end > d.total { note("ip.fragment_beyond_end", p.frame) }
         if d.total >= 0 && !d.header.isEmpty && d.covered.first.map({ $0.lowerBound == 0 && $0.upperBound >= d.total })
             == true {
+            // The size check above used this fragment's header; the rebuilt datagram carries the first fragment's,
+            // which may be longer (IPv4 options): its total length must still fit the 16-bit field (RFC 791 §3.1).
+            if d.key.version == 4 && d.header.count + d.total > 65535 {
+                note("ip.fragment_oversize", p.frame)
+                discard(d, reason: "ip.fragment_oversize")
+                return .dropped("ip.fragment_oversize")
+            }
             bufferedBytes -= d.data.count
             reassembledCount &+= 1
             let bytes = Self.build(d)

@@ -216,7 +216,13 @@ import KZWire
         sink.streamData(flow, StreamChunk(direction: direction, offset: nextOffset, seq: nextSeq, bytes: bytes,
                                           frame: source.frame, timestamp: source.timestamp, ttl: source.ttl,
                                           ipID: source.ipID, deliveredAtFrame: frame))
-        retain(bytes, limits: limits, budget: &budget)
+        if nextOffset < limits.retainStreamPrefix {
+            retain(bytes, limits: limits, budget: &budget)
+        } else if retained > 0 || !ring.isEmpty {
+            budget.retained &-= ring.count
+            ring = []
+            retained = 0
+        }
         if spans.count < 16 {
             if spans.capacity == 0 { spans.reserveCapacity(16) }
             spans.append((nextOffset, nextOffset &+ UInt64(n), source.frame))

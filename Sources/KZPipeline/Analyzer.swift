@@ -81,7 +81,7 @@ public enum Analyzer {
         for r in results where !r.pathPackets.isEmpty {
             let sweeps = TTLSweepBuilder.sweeps(packets: r.pathPackets, bytes: FrameBytesTable(r.payloads))
             var pairs = TTLSweepAnalyzer.pairs(sweeps)
-            pairs += inferredControlPairs(sweeps, already: pairs)
+            pairs += TTLSweepAnalyzer.inferredPairs(sweeps, already: pairs)
             if !controlSweeps.isEmpty {
                 for s in sweeps where !pairs.contains(where: { $0.test.server == s.server && $0.test.requestKey == s.requestKey }) {
                     if let c = controlSweeps.first(where: { $0.server == s.server && $0.serverPort == s.serverPort }) {
@@ -167,28 +167,6 @@ public enum Analyzer {
                             anomalies: anomalies, warnings: warnings, comparison: comparison)
         return AnalysisOutcome(report: report, captures: results, findings: numbered,
                                nothingReadable: !results.isEmpty && results.allSatisfy(\.unreadable))
-    }
-
-    /// Sweeps to one server with different requests and no request among the well-known control names: the control is
-    /// the sweep that went farthest before any terminating answer (an innocuous request reaches the server; the blocked
-    /// one is answered or cut at the censor). Equal distances are ambiguous and not paired.
-    static func inferredControlPairs(_ sweeps: [TTLSweep], already: [(test: TTLSweep, control: TTLSweep)])
-        -> [(test: TTLSweep, control: TTLSweep)] {
-        var groups: [String: [TTLSweep]] = [:]
-        for s in sweeps where s.requestKey != nil {
-            groups["\(s.client)|\(s.server)|\(s.serverPort)", default: []].append(s)
-        }
-        var out: [(test: TTLSweep, control: TTLSweep)] = []
-        for key in groups.keys.sorted() {
-            let g = groups[key]!
-            guard g.count >= 2, !already.contains(where: { p in g.contains { $0.server == p.test.server && $0.client == p.test.client } })
-            else { continue }
-            func reach(_ s: TTLSweep) -> Int { s.firstTerminatingTTL ?? (s.maxTTL + 1) }
-            let ranked = g.sorted { reach($0) > reach($1) }
-            guard reach(ranked[0]) > reach(ranked[1]) else { continue }
-            for t in ranked.dropFirst() { out.append((t, ranked[0])) }
-        }
-        return out
     }
 
     /// Where the interfering packet came from: a TTL sweep to the same server names the hop and router; otherwise the

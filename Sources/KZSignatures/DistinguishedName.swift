@@ -66,6 +66,11 @@ public struct DistinguishedName: Hashable, Sendable {
         }
     }
 
+    /// Like `containsAll`, for callers that lower-cased both sides already (the loader stores patterns lower-cased).
+    func containsAllLowercased(_ assertions: [Attribute]) -> Bool {
+        assertions.allSatisfy { want in attributes.contains { $0.type == want.type && $0.value == want.value } }
+    }
+
     /// Parses a pattern `KEY=value;KEY=value` (the `issuer_dn_contains` syntax). Nil if any part lacks `=` or is
     /// empty on either side.
     public static func assertions(fromPattern pattern: String) -> [Attribute]? {

@@ -17,26 +17,27 @@ extension SignatureDatabase {
     public func matchBlockPage(body: [UInt8], headers: [(name: String, value: String)], status: Int?)
         -> [SignatureMatch] {
         var out: [SignatureMatch] = []
-        var bodyText: String?
+        var bodyText: NSString?
         let loweredHeaders = headers.map { (name: $0.name.lowercased(), value: $0.value.trimmingASCIISpaces()) }
 
-        for row in blockPagePatterns {
+        for (index, row) in blockPagePatterns.enumerated() {
             let matched: Bool
             switch row.location {
             case .body:
                 if row.patternType == .regexp {
-                    if bodyText == nil { bodyText = String(decoding: body, as: UTF8.self) }
-                    matched = compiledRegexps[row.name]?.matches(bodyText ?? "") ?? false
+                    let text = bodyText ?? NSString(string: String(decoding: body, as: UTF8.self))
+                    bodyText = text
+                    matched = patternRegexps[index]?.matches(text) ?? false
                 } else {
-                    matched = Self.bytesMatch(body, pattern: patternBytes[row.name] ?? [], type: row.patternType)
+                    matched = Self.bytesMatch(body, pattern: patternBytes[index], type: row.patternType)
                 }
             case .header(let name):
                 matched = loweredHeaders.contains { header in
-                    header.name == name && textMatches(header.value, row: row)
+                    header.name == name && textMatches(header.value, row: row, index: index)
                 }
             case .status:
                 guard let status else { continue }
-                matched = textMatches(String(status), row: row)
+                matched = textMatches(String(status), row: row, index: index)
             }
             if matched {
                 out.append(SignatureMatch(
@@ -58,10 +59,9 @@ extension SignatureDatabase {
         return out.sorted()
     }
 
-    private func textMatches(_ value: String, row: BlockPagePatternRow) -> Bool {
-        if row.patternType == .regexp { return compiledRegexps[row.name]?.matches(value) ?? false }
-        return Self.bytesMatch(Array(value.utf8), pattern: patternBytes[row.name] ?? Array(row.pattern.utf8),
-                               type: row.patternType)
+    private func textMatches(_ value: String, row: BlockPagePatternRow, index: Int) -> Bool {
+        if row.patternType == .regexp { return patternRegexps[index]?.matches(value) ?? false }
+        return Self.bytesMatch(Array(value.utf8), pattern: patternBytes[index], type: row.patternType)
     }
 
     /// `full`, `prefix` or `contains` on bytes (`regexp` is handled by the caller and returns false here).
@@ -174,7 +174,8 @@ extension SignatureDatabase {
     ///   Kazakh intermediates matches on its issuer; the intermediates and roots match on their own fingerprints.
     public func matchInterceptionCA(issuerDN: String, issuerCN: String?, certSHA256: String?, certSHA1: String?,
                                     spkiSHA256: String?) -> [SignatureMatch] {
-        let dn = DistinguishedName(parsing: issuerDN)
+        var dn = DistinguishedName(parsing: issuerDN)
+        for i in dn.attributes.indices { dn.attributes[i].value = dn.attributes[i].value.lowercased() }
         let cn = (issuerCN ?? dn.commonName)?.trimmingASCIISpaces().lowercased()
         let sha256 = certSHA256.flatMap(Hex.canonicalFingerprint)
         let sha1 = certSHA1.flatMap(Hex.canonicalFingerprint)
@@ -184,9 +185,9 @@ extension SignatureDatabase {
             let location: String?
             switch row.matchOn {
             case .issuerDNContains:
-                location = !row.assertions.isEmpty && dn.containsAll(row.assertions) ? "issuer_dn" : nil
+                location = !row.assertions.isEmpty && dn.containsAllLowercased(row.assertions) ? "issuer_dn" : nil
             case .issuerCN:
-                location = cn != nil && cn == row.pattern.trimmingASCIISpaces().lowercased() ? "issuer_cn" : nil
+                location = cn != nil && cn == row.loweredCN ? "issuer_cn" : nil
             case .certSHA256:
                 location = sha256 != nil && sha256 == row.fingerprint ? "cert_sha256" : nil
             case .certSHA1:
@@ -212,12 +213,18 @@ extension SignatureDatabase {
     /// The most specific (longest-prefix) bogon row containing the IPv4 address (host byte order value of the
     /// dotted quad), or nil.
     public func bogon(forIPv4 address: UInt32) -> BogonRow? {
-        bogonsV4ByLength.first { $0.prefix.contains(ipv4: address) }
+        for entry in bogonV4Table where address & entry.mask == entry.network {
+            return bogonsV4ByLength[entry.index]
+        }
+        return nil
     }
 
     /// The most specific bogon row containing the IPv6 address given as (high 64 bits, low 64 bits), or nil.
     public func bogon(forIPv6 address: (UInt64, UInt64)) -> BogonRow? {
-        bogonsV6ByLength.first { $0.prefix.contains(ipv6: address) }
+        for e in bogonV6Table where address.0 & e.maskHigh == e.high && address.1 & e.maskLow == e.low {
+            return bogonsV6ByLength[e.index]
+        }
+        return nil
     }
 
     /// Label of the longest matching IPv4 bogon prefix (`private`, `shared-cgnat`, …), or nil for a public address.
@@ -249,16 +256,16 @@ enum ByteSearch {
         if needle.count > haystack.count { return false }
         return haystack.withUnsafeBufferPointer { h in
             needle.withUnsafeBufferPointer { n in
-                let first = n[0]
+                guard let hBase = h.baseAddress, let nBase = n.baseAddress else { return false }
+                let first = Int32(n[0])
                 let last = h.count - n.count
                 var i = 0
                 while i <= last {
-                    if h[i] == first {
-                        var j = 1
-                        while j < n.count && h[i + j] == n[j] { j += 1 }
-                        if j == n.count { return true }
-                    }
-                    i += 1
+                    // memchr finds the next candidate first byte at libc speed.
+                    guard let hit = memchr(hBase + i, first, last - i + 1) else { return false }
+                    let at = hBase.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                    if memcmp(hBase + at, nBase, n.count) == 0 { return true }
+                    i = at + 1
                 }
                 return false
             }

@@ -25,10 +25,15 @@ public struct SignatureDatabase: Sendable {
 
     // Lookup structures built once by `finishLoading()`.
     var compiledRegexps: [String: CompiledRegex] = [:]
-    var patternBytes: [String: [UInt8]] = [:]
+    /// Parallel to `blockPagePatterns`: UTF-8 pattern bytes and compiled expressions, indexed by row position.
+    var patternBytes: [[UInt8]] = []
+    var patternRegexps: [CompiledRegex?] = []
     var operatorsByASN: [UInt32: OperatorRow] = [:]
     var bogonsV4ByLength: [BogonRow] = []
     var bogonsV6ByLength: [BogonRow] = []
+    /// (mask, network, index into bogonsV4ByLength), longest prefix first; plain integers so a lookup copies no strings.
+    var bogonV4Table: [(mask: UInt32, network: UInt32, index: Int)] = []
+    var bogonV6Table: [(maskHigh: UInt64, maskLow: UInt64, high: UInt64, low: UInt64, index: Int)] = []
     var hashesByNormalization: [BodyNormalization: [String: [BlockPageHashRow]]] = [:]
 
     /// An empty database (every matcher returns nothing).
@@ -184,15 +189,22 @@ public struct SignatureDatabase: Sendable {
 
     /// Builds lookup tables after the last overlay.
     mutating func finishLoading() {
-        patternBytes = [:]
-        for r in blockPagePatterns { patternBytes[r.name] = Array(r.pattern.utf8) }
+        patternBytes = blockPagePatterns.map { Array($0.pattern.utf8) }
         // Drop compiled regexps of rows that an overlay turned into non-regexp rows.
         let regexpIDs = Set(blockPagePatterns.filter { $0.patternType == .regexp }.map(\.name)
             + poisonedDNS.filter { $0.patternType == .regexp }.map { "dns:" + $0.name })
         compiledRegexps = compiledRegexps.filter { regexpIDs.contains($0.key) }
+        patternRegexps = blockPagePatterns.map { $0.patternType == .regexp ? compiledRegexps[$0.name] : nil }
         operatorsByASN = Dictionary(operators.map { ($0.asn, $0) }, uniquingKeysWith: { _, last in last })
         bogonsV4ByLength = bogons.filter { $0.prefix.family == .v4 }.sorted { $0.prefix.length > $1.prefix.length }
         bogonsV6ByLength = bogons.filter { $0.prefix.family == .v6 }.sorted { $0.prefix.length > $1.prefix.length }
+        bogonV4Table = bogonsV4ByLength.enumerated().map { i, r in
+            (IPPrefix.mask32(r.prefix.length), UInt32(truncatingIfNeeded: r.prefix.low), i)
+        }
+        bogonV6Table = bogonsV6ByLength.enumerated().map { i, r in
+            let (mh, ml) = IPPrefix.mask128(r.prefix.length)
+            return (mh, ml, r.prefix.high, r.prefix.low, i)
+        }
         hashesByNormalization = [:]
         for r in blockPageHashes { hashesByNormalization[r.normalization, default: [:]][r.sha256, default: []].append(r) }
     }
@@ -214,6 +226,11 @@ final class CompiledRegex: @unchecked Sendable {
     init(_ regex: NSRegularExpression) { self.regex = regex }
 
     func matches(_ text: String) -> Bool {
-        regex.firstMatch(in: text, options: [], range: NSRange(location: 0, length: (text as NSString).length)) != nil
+        matches(NSString(string: text))
+    }
+
+    /// Use when one text is searched by several expressions: the bridge to UTF-16 happens once.
+    func matches(_ text: NSString) -> Bool {
+        regex.firstMatch(in: text as String, options: [], range: NSRange(location: 0, length: text.length)) != nil
     }
 }

@@ -213,14 +213,15 @@ struct LoadedDirectory {
             guard let a = DistinguishedName.assertions(fromPattern: pattern) else {
                 throw f.error(.invalidField, "issuer_dn_contains pattern must be KEY=value;KEY=value, got '\(pattern)'")
             }
-            assertions = a
+            assertions = a.map { DistinguishedName.Attribute(type: $0.type, value: $0.value.lowercased()) }
         case .issuerCN:
             break
         }
         return InterceptionCARow(
             id: id, rev: try f.rev(), matchOn: on, pattern: pattern, product: try f.nonEmpty("product"),
             scope: try f.scope(), country: try f.country("country"), source: try f.nonEmpty("source"),
-            notes: f["notes"], origin: f.origin, fingerprint: fingerprint, assertions: assertions)
+            notes: f["notes"], origin: f.origin, fingerprint: fingerprint, assertions: assertions,
+            loweredCN: pattern.trimmingASCIISpaces().lowercased())
     }
 
     func parseOperator(_ f: inout FieldReader) throws(SignatureLoadError) -> OperatorRow {

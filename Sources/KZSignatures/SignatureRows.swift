@@ -86,8 +86,10 @@ public struct InterceptionCARow: Hashable, Sendable {
     public var origin: RowOrigin
     /// Lower-case hex for hash rows.
     public var fingerprint: String?
-    /// Parsed assertions for `issuer_dn_contains`.
+    /// Parsed assertions for `issuer_dn_contains`, values lower-cased.
     public var assertions: [DistinguishedName.Attribute]
+    /// The pattern trimmed and lower-cased, for `issuer_cn`.
+    public var loweredCN: String
 }
 
 /// A row of `asn/kz-operators.csv`.

@@ -18,10 +18,20 @@ struct CheckCommand: ParsableCommand {
 
     func run() throws {
         let truths = Regression.truthFiles(under: paths)
-        var passed = 0, failed = 0
+        let known = Regression.knownFailures(under: paths)
+        var passed = 0, failed = 0, xfailed = 0
         for t in truths {
             for r in Regression.runCase(truthPath: t, options: AnalysisOptions()) {
-                if r.passed {
+                if let reason = known[r.name] {
+                    if r.passed {
+                        passed += 1
+                        StdStream.out.write("XPASS \(r.name): listed as a known failure but passes; remove it from KNOWN_FAILURES.tsv\n")
+                    } else {
+                        xfailed += 1
+                        StdStream.out.write("XFAIL \(r.name): \(reason)\n")
+                        for p in r.problems { StdStream.out.write("     - \(p)\n") }
+                    }
+                } else if r.passed {
                     passed += 1
                     StdStream.out.write("PASS \(r.name): \(r.summary)\n")
                 } else {
@@ -32,6 +42,7 @@ struct CheckCommand: ParsableCommand {
             }
         }
         if truths.isEmpty { StdStream.err.write("kzforensics: no truth.json found under \(paths.joined(separator: " "))\n") }
+        if xfailed > 0 { StdStream.out.write("\(xfailed) known failures (KNOWN_FAILURES.tsv), reported above\n") }
         StdStream.out.write("\(passed) passed, \(failed) failed\n")
         if failed > 0 || truths.isEmpty { throw ExitCode(1) }
     }

@@ -65,6 +65,9 @@ struct PacketsCommand: ParsableCommand {
     @Option(help: "text (tcpdump-like), jsonl (one JSON object per frame), or summary (accounting table only).")
     var format: PacketsFormat = .text
 
+    @Flag(help: .hidden)
+    var noDecode = false
+
     func run() throws {
         let engine = try capture.engine()
         let filter = try capture.bpf()
@@ -82,6 +85,19 @@ struct PacketsCommand: ParsableCommand {
             var acct = PacketAccounting()
             var filteredOut = 0
             let fmt = format
+            if noDecode {
+                // Benchmark baseline (bench/run.sh): walk the records only; every frame counts as read.
+                var bytes = 0
+                let end = reader.forEachFrame(filter: filter, filteredOut: &filteredOut) { f in
+                    bytes &+= f.capturedLength
+                    acct.count(.ok)
+                }
+                if case .failed(let e) = end { StdStream.err.write("kzforensics: warning: \(e)\n") }
+                printAccounting(path: path, acct, filteredOut: filteredOut, to: .out)
+                StdStream.out.write("  captured bytes \(bytes)\n")
+                totals.merge(acct)
+                continue
+            }
             let end = reader.forEachFrame(filter: filter, filteredOut: &filteredOut) { f in
                 let p = decoder.decode(f.bytes, frame: f.number, timestamp: f.timestamp, wireLength: f.wireLength,
                                        linkType: f.linkType)

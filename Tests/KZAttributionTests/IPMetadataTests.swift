@@ -70,6 +70,23 @@ import Testing
         #expect(empty?.count == 0)
     }
 
+    @Test func countryAndASNLookupTypes() {
+        if Self.haveDebian {
+            let g = GeoIPCountry()
+            #expect(g.warnings.isEmpty && g.databases.count == 2)
+            #expect(g.country(for: IPAddress("95.56.0.1")!) == "KZ")
+            #expect(g.country(for: IPAddress("2a02:6b8::2:242")!) == "RU")
+            #expect(g.country(for: IPAddress("10.0.0.1")!) == nil)
+        }
+        let both = ASNLookup(asnDB: Self.asnDat, asnTable: Self.asnTSV)
+        #expect(both.warnings.isEmpty)
+        #expect(both.lookup(IPAddress("95.56.7.20")!)?.asn == 64512)      // the table answers first
+        #expect(both.lookup(IPAddress("77.88.8.8")!)?.asn == 13238)       // only the .dat knows Yandex here
+        #expect(both.lookup(IPAddress("2a00:12f8::1")!)?.asn == 9198)
+        #expect(ASNLookup().lookup(IPAddress("95.56.0.1")!) == nil)
+        #expect(ASNLookup().warnings.count == 1)
+    }
+
     @Test func bogonsAndPrivateRanges() {
         let b = BogonTable.standard
         #expect(b.match(IPAddress("10.1.2.3")!)?.label == "private")

@@ -131,3 +131,24 @@ import Testing
         }
     }
 }
+
+/// Byte accessors fed frames shorter than the decoder saw (a caller keeping only a prefix): no trap, and never more
+/// than the full-bytes answer.
+@Suite struct TruncatedBytesTests {
+    @Test func everyFramePrefixLengthOnARecordRouteSweep() throws {
+        let file = corpusRoot.appendingPathComponent("censorship/centrace/116.223.148.197_www.ft.com_www.ft.com.pcap")
+        guard FileManager.default.fileExists(atPath: file.path) else { print("corpus missing: truncation check NOT run"); return }
+        let (packets, full) = try loadCapture(file.path)
+        let fullRR = PathEvidence.recordRoutes(packets: packets, bytes: full)
+        #expect(fullRR.count > 0)
+        let maxLen = full.frames.values.map(\.count).max() ?? 0
+        for n in 0...maxLen {
+            let cut = FrameBytesTable(full.frames.mapValues { Array($0.prefix(n)) })
+            let rr = PathEvidence.recordRoutes(packets: packets, bytes: cut)
+            #expect(rr.count <= fullRR.count)
+            _ = PathEvidence.mssChanges(packets: packets, bytes: cut)
+            let s = TTLSweepBuilder.sweeps(packets: packets, bytes: cut)
+            #expect(s.count <= 2)
+        }
+    }
+}

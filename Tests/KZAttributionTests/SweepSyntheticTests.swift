@@ -208,6 +208,37 @@ enum SweepSynth {
         #expect(r.verdict == .canIdentifyServer && r.censorHop == 4 && r.testKey == "blocked.example.kz")
     }
 
+    @Test func controlIsInferredWithoutAKnownControlName() throws {
+        func named(_ packets: [DecodedPacket], _ frameBytes: inout FrameBytesTable, blocked: Bool) -> [DecodedPacket] {
+            var out = packets
+            for i in out.indices where out[i].payloadLength == 60 {
+                var req = Array("GET / HTTP/1.1\r\nHost: \(blocked ? "blocked.kz.example" : "allowed.example")\r\n\r\n".utf8)
+                req += [UInt8](repeating: 0x20, count: max(0, 60 - req.count))
+                frameBytes.frames[out[i].frame] = [UInt8](repeating: 0, count: 54) + req
+            }
+            return out
+        }
+        var bytes = FrameBytesTable()
+        let control = named(SweepSynth.sweep(ttls: 1...7, portBase: 40000, frameBase: 0) { $0 < 6 ? [.timeExceeded] : [.ack] },
+                            &bytes, blocked: false)
+        // Silent drop from TTL 4: the blocked sweep gets farther in TTL but never a terminating answer.
+        let silent = named(SweepSynth.sweep(ttls: 1...7, portBase: 50000, frameBase: 10000) { $0 < 4 ? [.timeExceeded] : [.silence] },
+                           &bytes, blocked: true)
+        let sweeps = TTLSweepBuilder.sweeps(packets: control + silent, bytes: bytes)
+        #expect(TTLSweepAnalyzer.pairs(sweeps).isEmpty)                  // no well-known control name
+        let pairs = TTLSweepAnalyzer.inferredPairs(sweeps)
+        #expect(pairs.count == 1)
+        let p = try #require(pairs.first)
+        #expect(p.control.requestKey == "allowed.example" && p.test.requestKey == "blocked.kz.example")
+        let r = TTLSweepAnalyzer.compare(test: p.test, control: p.control)
+        #expect(r.verdict == .canIdentifyServer && r.censorHop == 4)
+        // Both healthy and equally far: ambiguous, not paired.
+        var b2 = FrameBytesTable()
+        let a = named(SweepSynth.sweep(ttls: 1...7, portBase: 40000, frameBase: 0) { $0 < 6 ? [.timeExceeded] : [.ack] }, &b2, blocked: false)
+        let b = named(SweepSynth.sweep(ttls: 1...7, portBase: 50000, frameBase: 10000) { $0 < 6 ? [.timeExceeded] : [.ack] }, &b2, blocked: true)
+        #expect(TTLSweepAnalyzer.inferredPairs(TTLSweepBuilder.sweeps(packets: a + b, bytes: b2)).isEmpty)
+    }
+
     @Test func everyPrefixOfASweepIsHandled() {
         let p = SweepSynth.sweep(ttls: 1...6, portBase: 40000, frameBase: 0) { $0 < 4 ? [.timeExceeded] : [.rst(from: SweepSynth.server)] }
         let c = SweepSynth.control(hops: 5, maxTTL: 6)

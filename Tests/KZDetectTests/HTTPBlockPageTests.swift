@@ -111,8 +111,10 @@ import KZWire
     }
 
     @Test func secondDifferentResponseToOneRequestIsARace() throws {
-        // Frame 5: injected 403 (TTL 52, same as the SYN-ACK); frame 8: the real page.
-        let flow = tcpFlow(requests: [Self.request], responses: [
+        // Frame 5: injected 403 (TTL 52, same as the SYN-ACK); frame 8: the real page, at the same sequence number.
+        let flow = tcpFlow(extra: [segment(5, .server, ttl: 52, seq: 1001, payload: 100),
+                                   segment(8, .server, ttl: 52, seq: 1001, payload: 1400)],
+                           requests: [Self.request], responses: [
             Self.response(5, status: 403, body: "Forbidden"), Self.response(8, last: 9, body: Self.normalPage),
         ])
         let f = runDetector(BlockPageDetector(), [.tcpFlow(flow)])
@@ -125,7 +127,8 @@ import KZWire
     }
 
     @Test func raceWithTTLMismatchIsHigh() throws {
-        let flow = tcpFlow(serverTTL: 52, extra: [segment(5, .server, ttl: 250, payload: 200)],
+        let flow = tcpFlow(serverTTL: 52, extra: [segment(5, .server, ttl: 250, seq: 1001, payload: 200),
+                                                  segment(8, .server, ttl: 52, seq: 1001, payload: 1400)],
                            requests: [Self.request],
                            responses: [Self.response(5, status: 403, body: "Forbidden"),
                                        Self.response(8, body: Self.normalPage)])
@@ -134,6 +137,24 @@ import KZWire
         #expect(x.injectedTTL == 250)
         #expect(x.peerTTL == 52)
         #expect(x.mismatchFields == ["ttl"])
+    }
+
+    @Test func serverAnsweringAnUnparsedSecondRequestIsNotARace() {
+        // suricata-verify http-request-invalid: 200 for the POST, then 400 for trailing garbage, written after it.
+        let flow = tcpFlow(extra: [segment(5, .server, seq: 1001, payload: 300), segment(8, .server, seq: 1301, payload: 200)],
+                           requests: [Self.request],
+                           responses: [Self.response(5, body: Self.normalPage),
+                                       Self.response(8, status: 400, body: "Bad Request")])
+        #expect(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).isEmpty)
+    }
+
+    @Test func twoResponsesWithoutSegmentsAreOnlyLow() throws {
+        let flow = tcpFlow(requests: [Self.request], responses: [
+            Self.response(5, status: 403, body: "Forbidden"), Self.response(8, body: Self.normalPage),
+        ])
+        let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)]).first)
+        #expect(x.confidence == .low)
+        #expect(x.injectedFrame == 5)
     }
 
     @Test func identicalRetransmittedResponseIsNotARace() {
@@ -169,12 +190,33 @@ import KZWire
         #expect(runDetector(BlockPageDetector(), [.tcpFlow(clientSide)]).isEmpty)
     }
 
+    @Test func labShapedInjectionWithoutSignatureIsHigh() throws {
+        // The lab's http_blockpage run: forged 200 in frame 6 (TTL 62, seq 1, 516 bytes), forged FIN in 11, the real
+        // response in 19 at the same sequence number with TTL 59 like the SYN-ACK; the reassembler saw the overlap.
+        let body = "<html><head><meta charset=\"utf-8\"><title>Доступ ограничен</title></head></html>"
+        let flow = tcpFlow(serverTTL: 59,
+                           extra: [segment(6, .server, flags: [.ack, .psh], ttl: 62, seq: 1, payload: 516),
+                                   segment(11, .server, flags: [.ack, .fin], ttl: 62, seq: 517),
+                                   segment(19, .server, flags: [.ack, .psh], ttl: 59, seq: 1, payload: 163)],
+                           requests: [Self.request], responses: [Self.response(6, body: body)],
+                           overlaps: [OverlapConflictEvent(side: .server, firstFrame: 6, secondFrame: 19, seqStart: 1,
+                                                           length: 163)])
+        let f = runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: try builtInSignatures())
+        #expect(f.count == 1)
+        let x = try #require(f.first)
+        #expect(x.confidence == .high)
+        #expect(x.injectedFrame == 6)
+        #expect(x.injectedTTL == 62)
+        #expect(x.peerTTL == 59)
+        #expect(x.frames.contains(19))
+    }
+
     @Test func builtInLabBlockPageMatches() throws {
         let db = try builtInSignatures()
-        let body = "<html><head><title>Access restricted</title></head><body>lab</body></html>"
+        let body = "<html><head><title>Доступ ограничен</title></head><body><p>Access to this resource is restricted in accordance with the legislation of the Republic of Kazakhstan.</p></body></html>"
         let flow = tcpFlow(requests: [Self.request], responses: [Self.response(5, status: 403, body: body)])
         let x = try #require(runDetector(BlockPageDetector(), [.tcpFlow(flow)], signatures: db).first)
-        #expect(x.citations.contains("kz.lab_blockpage@1"))
+        #expect(x.citations.contains("kz.lab_blockpage@2"))
         #expect(x.confidence == .high)
     }
 }

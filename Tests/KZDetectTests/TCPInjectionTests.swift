@@ -123,6 +123,7 @@ struct TCPRSTInjectionTests {
         let triplet = fs.first { $0.injectedFrame == 6 }
         #expect(triplet?.confidence == .high)
         #expect(triplet?.frames.contains(9) == false)
+        #expect(triplet.map { notes([$0]).contains("gives no hop distance") } == true)
         #expect(fs.filter { $0.frames.contains(9) }.allSatisfy { $0.confidence == .low })
     }
 
@@ -248,6 +249,13 @@ struct TCPRSTInjectionTests {
         #expect(fields(fs) == ["ttl"])
         #expect(fs.first?.injectedTTL == 58)
         #expect(fs.first?.peerTTL == 52)
+    }
+
+    @Test func bigTTLGapNeedsOnlyOneWeakSignalForHigh() {
+        let big = Self.clientSide { $0.add(.server, 0.4, [.ack, .rst], seq: 2001, ack: 518, ttl: 120, id: 0x5002, df: false, window: 0, timestamps: false) }
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(big)]).first?.confidence == .high)
+        let small = Self.clientSide { $0.add(.server, 0.4, [.ack, .rst], seq: 2001, ack: 518, ttl: 58, id: 0x5002, df: false, window: 0, timestamps: false) }
+        #expect(runDetector(RSTInjectionDetector(), [.tcpFlow(small)]).first?.confidence == .medium)
     }
 
     @Test func ttlWithinToleranceIsNothing() {

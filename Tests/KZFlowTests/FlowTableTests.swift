@@ -179,3 +179,29 @@ struct NullCountingSink: FlowEventSink {
     mutating func streamData(_ flow: FlowContext, _ chunk: StreamChunk) { streamBytes += chunk.bytes.count }
     mutating func flowClosed(_ flow: FlowContext, _ record: FlowRecord) { closed += 1 }
 }
+
+@Suite struct BudgetTests {
+    @Test func retainedBytesStayWithinTheGlobalBudget() throws {
+        var limits = FlowLimits()
+        limits.retainedBytesPerDirection = 512
+        limits.maxRetainedBytesTotal = 1024
+        var table = FlowTable(limits: limits)
+        var sink = RecordingSink()
+        let body = [UInt8](repeating: 0x61, count: 600)
+        for i in 0..<4 {
+            var w = Wire()
+            w.cport = UInt16(41000 + i)
+            table.feed([w.tcp(fromClient: true, [.syn], seq: 10), w.tcp(fromClient: false, [.syn, .ack], seq: 50, ack: 11),
+                        w.tcp(fromClient: true, [.ack], seq: 11, ack: 51, payload: body),
+                        w.tcp(fromClient: true, [.ack], seq: 11, ack: 51, payload: body)], &sink)
+            #expect(table.stats.retainedBytes <= 1024)
+        }
+        table.finish(into: &sink)
+        #expect(table.stats.retainedBytes == 0)
+        // Early flows compared their retransmission (within their 512-byte ring); later ones could not.
+        #expect(sink.closed[0].forward.retransmittedBytes == 512)
+        #expect(sink.closed[0].forward.uncheckedOverlapBytes == 88)
+        #expect(sink.closed[3].forward.retransmittedBytes == 0)
+        #expect(sink.closed[3].forward.uncheckedOverlapBytes == 600)
+    }
+}

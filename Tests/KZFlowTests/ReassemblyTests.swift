@@ -269,3 +269,23 @@ import KZWire
         #expect(sink.conflicts.isEmpty)
     }
 }
+
+@Suite struct RetentionPrefixTests {
+    @Test func overlapsBeyondTheRetainedPrefixAreUnchecked() throws {
+        var limits = FlowLimits()
+        limits.retainStreamPrefix = 8
+        var w = Wire()
+        let sink = run([w.tcp(fromClient: true, [.syn], seq: 100), w.tcp(fromClient: false, [.syn, .ack], seq: 9, ack: 101),
+                        w.tcp(fromClient: true, [.ack], seq: 101, ack: 10, payload: bytes("AAAA")),
+                        w.tcp(fromClient: true, [.ack], seq: 101, ack: 10, payload: bytes("AXAA")),
+                        w.tcp(fromClient: true, [.ack], seq: 105, ack: 10, payload: bytes("BBBBBBBB")),
+                        w.tcp(fromClient: true, [.ack], seq: 113, ack: 10, payload: bytes("CCCC")),
+                        w.tcp(fromClient: true, [.ack], seq: 113, ack: 10, payload: bytes("CXCC"))], limits: limits)
+        // Inside the prefix the conflict is found; past it the ring was released.
+        #expect(sink.conflicts.count == 1)
+        #expect(sink.conflicts.first?.offset == 0)
+        let r = try #require(sink.closed.first)
+        #expect(r.forward.uncheckedOverlapBytes == 4)
+        #expect(sink.text(.forward) == "AAAABBBBBBBBCCCC")
+    }
+}

@@ -71,12 +71,16 @@ import Glibc
         var table = FlowTable()
         var sink = NullCountingSink()
         let elapsed = Self.loop(l, packets: n, flows: flows, useTable: true, table: &table, sink: &sink)
+        let retained = table.stats.retainedBytes
         table.finish(into: &sink)
         let ns = { (d: Duration) in Double(d.components.seconds) * 1e9 + Double(d.components.attoseconds) / 1e9 }
         let per = (ns(elapsed) - ns(baseline)) / Double(n)
         print("KZFlow throughput: \(n) packets, \(flows) flows: \(String(format: "%.1f", per)) ns/packet "
               + "(loop total \(String(format: "%.1f", ns(elapsed) / Double(n))) ns, packet building "
               + "\(String(format: "%.1f", ns(baseline) / Double(n))) ns)")
+        print("KZFlow sizes: FlowSlot \(MemoryLayout<FlowSlot>.stride) B, SegmentRecord "
+              + "\(MemoryLayout<SegmentRecord>.stride) B, FlowKey \(MemoryLayout<FlowKey>.stride) B, peak retained "
+              + "\(retained) B")
         #expect(sink.streamBytes == (n + 1) / 2 * 512)
         #expect(sink.closed == flows)
         #expect(table.stats.bufferedBytes == 0)

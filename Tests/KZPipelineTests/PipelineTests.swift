@@ -149,3 +149,16 @@ func labCapture(_ scenario: String, _ file: String = "client.pcap") -> String { 
         #expect(n == w.frames)
     }
 }
+
+@Suite struct KnownFailuresTests {
+    @Test func knownFailuresAreReadWithReasons() throws {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("kz-known-\(getpid())")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? fm.removeItem(at: dir) }
+        try "# case\treason\nthrottling/client.pcap\tthroughput ratio below threshold\nbad line\n"
+            .write(to: dir.appendingPathComponent("KNOWN_FAILURES.tsv"), atomically: true, encoding: .utf8)
+        let known = Regression.knownFailures(under: [dir.path])
+        #expect(known == ["throttling/client.pcap": "throughput ratio below threshold"])
+    }
+}

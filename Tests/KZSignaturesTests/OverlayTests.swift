@@ -19,7 +19,7 @@ import Testing
         #expect(db.directories == [builtInSignatures, user.url])
 
         // The replaced row matches its new pattern, with the new rev and origin.
-        let old = db.matchBlockPage(body: bytes("<title>Access restricted</title>"), headers: [], status: 200)
+        let old = db.matchBlockPage(body: bytes("Access to this resource is restricted in accordance with the legislation of the Republic of Kazakhstan"), headers: [], status: 200)
         #expect(old.isEmpty)
         let new = db.matchBlockPage(body: bytes("<title>Доступ ограничен</title>"), headers: [], status: 200)
         #expect(new.map(\.citation) == ["kz.lab_blockpage@2"])

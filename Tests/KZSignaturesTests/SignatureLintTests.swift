@@ -64,9 +64,9 @@ import Testing
     @Test func requiredRowsArePresent() throws {
         let db = try SignatureDatabase.load(directories: [builtInSignatures])
         let lab = try #require(db.blockPagePatterns.first { $0.name == "kz.lab_blockpage" })
-        #expect(lab.pattern == "<title>Access restricted</title>")
+        #expect(lab.pattern == "Access to this resource is restricted in accordance with the legislation of the Republic of Kazakhstan")
         #expect(lab.patternType == .contains && lab.scope == .inst && lab.expectedCountries == ["KZ"])
-        #expect(lab.source == "kzforensics lab (Fixtures/lab)")
+        #expect(lab.source == "kzforensics lab (Fixtures/lab/lib/injector.py)")
         let labCA = try #require(db.interceptionCAs.first { $0.id == "kz.lab_qaznet" })
         #expect(labCA.matchOn == .issuerCN && labCA.pattern == "Qaznet Trust Network")
         #expect(db.operatorForASN(9198)?.operator == "JSC Kazakhtelecom")

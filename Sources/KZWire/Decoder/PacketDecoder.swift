@@ -199,7 +199,8 @@ public struct PacketDecoder: Sendable {
         }
         if s.isFragment { p.flags.insert(.fragment) }
         p.ip = s
-        let declaredEnd = Int(ip.totalLength)
+        // Total length 0 (segmentation offload): the datagram runs to the end of the frame as sent on the wire.
+        let declaredEnd = ip.totalLength == 0 ? b.count + max(0, p.wireLength - p.capturedLength) : Int(ip.totalLength)
         let end = ip.capturedEnd
         if declaredEnd > b.count && !p.flags.contains(.snapTruncated) { throw .truncated(.ipv4) }
         let payload = b.slice(hl..<end)
@@ -233,13 +234,19 @@ public struct PacketDecoder: Sendable {
         }
         p.ip = s
         let payload = b.slice(chain.upperOffset..<end)
+        // RFC 8200 §8.1: a Routing header with segments left names the final destination for the pseudo-header;
+        // RFC 6275 §6.3: a Home Address option's address is the source upper layers see.
+        let pseudo = chain.finalDestination != nil || chain.homeAddress != nil
+            ? PseudoAddresses(src: chain.homeAddress ?? ip.src, dst: chain.finalDestination ?? ip.dst) : nil
         try decodeUpper(frame, off + chain.upperOffset, payload, declared: declaredEnd - chain.upperOffset,
-                        proto: chain.upperProtocol, nonFirstFragment: chain.fragmentOffset != 0, depth: depth, &p)
+                        proto: chain.upperProtocol, nonFirstFragment: chain.fragmentOffset != 0, depth: depth,
+                        pseudo: pseudo, &p)
     }
 
     /// Transport and tunnels. `payload` is the captured IP payload; `declared` its length per the IP header.
     func decodeUpper(_ frame: UnsafeRawBufferPointer, _ off: Int, _ payload: UnsafeRawBufferPointer, declared: Int,
-                     proto: IPProtocol, nonFirstFragment: Bool, depth: Int, _ p: inout DecodedPacket) throws(PacketStatus) {
+                     proto: IPProtocol, nonFirstFragment: Bool, depth: Int, pseudo: PseudoAddresses? = nil,
+                     _ p: inout DecodedPacket) throws(PacketStatus) {
         p.payloadOffset = off
         p.payloadLength = declared
         p.payloadCapturedLength = payload.count
@@ -247,10 +254,10 @@ public struct PacketDecoder: Sendable {
         // A first fragment carries only part of the transport segment: decode its header, skip checksums.
         let whole = !(p.ip?.isFragment ?? false) && payload.count == declared
         switch proto.rawValue {
-        case 6: try decodeTCP(off, payload, declared: declared, whole: whole, &p)
-        case 17: try decodeUDP(off, payload, declared: declared, whole: whole, &p)
-        case 1: try decodeICMP(off, payload, whole: whole, v6: false, &p)
-        case 58: try decodeICMP(off, payload, whole: whole, v6: true, &p)
+        case 6: try decodeTCP(off, payload, declared: declared, whole: whole, pseudo, &p)
+        case 17: try decodeUDP(off, payload, declared: declared, whole: whole, pseudo, &p)
+        case 1: try decodeICMP(off, payload, whole: whole, v6: false, nil, &p)
+        case 58: try decodeICMP(off, payload, whole: whole, v6: true, pseudo, &p)
         case 4, 41:
             guard depth < PacketDecoder.maxTunnelDepth else { throw .malformed(proto.rawValue == 4 ? .ipv4 : .ipv6, .tooDeep) }
             p.flags.insert(.tunnelled)
@@ -293,13 +300,21 @@ public struct PacketDecoder: Sendable {
 
     // MARK: - Transport
 
-    func transportChecksum(_ seg: UnsafeRawBufferPointer, proto: UInt8, _ p: DecodedPacket) -> ChecksumStatus {
+    /// Addresses for the transport pseudo-header when they differ from the IP header's (IPv6 routing / home address).
+    struct PseudoAddresses {
+        var src: IPAddress
+        var dst: IPAddress
+    }
+
+    func transportChecksum(_ seg: UnsafeRawBufferPointer, proto: UInt8, _ pseudo: PseudoAddresses?,
+                           _ p: DecodedPacket) -> ChecksumStatus {
         guard verifyChecksums, let ip = p.ip else { return .unverified }
-        let ph = InternetChecksum.pseudoHeader(src: ip.src, dst: ip.dst, proto: proto, length: seg.count)
+        let ph = InternetChecksum.pseudoHeader(src: pseudo?.src ?? ip.src, dst: pseudo?.dst ?? ip.dst, proto: proto,
+                                               length: seg.count)
         return InternetChecksum.verifies(ph, InternetChecksum.sum(seg)) ? .good : .bad
     }
 
-    func decodeTCP(_ off: Int, _ seg: UnsafeRawBufferPointer, declared: Int, whole: Bool,
+    func decodeTCP(_ off: Int, _ seg: UnsafeRawBufferPointer, declared: Int, whole: Bool, _ pseudo: PseudoAddresses?,
                    _ p: inout DecodedPacket) throws(PacketStatus) {
         let t = try TCPView(validating: seg, segmentLength: declared)
         let hl = t.headerLength
@@ -307,7 +322,7 @@ public struct PacketDecoder: Sendable {
                            window: t.window, headerLength: UInt8(hl), urgentPointer: t.urgentPointer,
                            options: hl > 20 ? t.parseOptions() : TCPOptionsSummary(), checksum: .unverified)
         if whole {
-            s.checksum = transportChecksum(seg, proto: 6, p)
+            s.checksum = transportChecksum(seg, proto: 6, pseudo, p)
             if s.checksum == .bad { p.flags.insert(.badTransportChecksum) }
         }
         p.transport = .tcp(s)
@@ -316,7 +331,7 @@ public struct PacketDecoder: Sendable {
         p.payloadCapturedLength = max(0, seg.count - hl)
     }
 
-    func decodeUDP(_ off: Int, _ seg: UnsafeRawBufferPointer, declared: Int, whole: Bool,
+    func decodeUDP(_ off: Int, _ seg: UnsafeRawBufferPointer, declared: Int, whole: Bool, _ pseudo: PseudoAddresses?,
                    _ p: inout DecodedPacket) throws(PacketStatus) {
         guard seg.count >= 8, declared >= 8 else { throw .truncated(.udp) }
         let len = Int(seg.be16(4))
@@ -324,7 +339,7 @@ public struct PacketDecoder: Sendable {
         var s = UDPSummary(srcPort: seg.be16(0), dstPort: seg.be16(2), length: UInt16(len), checksum: .unverified)
         let end = min(len, declared)
         if whole && len <= seg.count && !(seg.be16(6) == 0 && p.ip?.version == 4) {
-            s.checksum = transportChecksum(seg.slice(0..<len), proto: 17, p)
+            s.checksum = transportChecksum(seg.slice(0..<len), proto: 17, pseudo, p)
             if s.checksum == .bad { p.flags.insert(.badTransportChecksum) }
         }
         p.transport = .udp(s)
@@ -335,14 +350,14 @@ public struct PacketDecoder: Sendable {
 
     /// ICMP (RFC 792) and ICMPv6 (RFC 4443). Errors quote the offending datagram: "internet header + 64 bits of
     /// original data" (RFC 792), "as much of invoking packet as possible" (RFC 4443 §3.1–3.4).
-    func decodeICMP(_ off: Int, _ m: UnsafeRawBufferPointer, whole: Bool, v6: Bool,
+    func decodeICMP(_ off: Int, _ m: UnsafeRawBufferPointer, whole: Bool, v6: Bool, _ pseudo: PseudoAddresses?,
                     _ p: inout DecodedPacket) throws(PacketStatus) {
         guard m.count >= 8 else { throw .truncated(v6 ? .icmpv6 : .icmp) }
         let type = m[0], code = m[1]
         var s = ICMPSummary(isV6: v6, type: type, code: code, checksum: .unverified, echoID: nil, echoSeq: nil, quoted: nil)
         if whole && verifyChecksums {
             if v6 {
-                s.checksum = transportChecksum(m, proto: 58, p)
+                s.checksum = transportChecksum(m, proto: 58, pseudo, p)
             } else {
                 s.checksum = InternetChecksum.verifies(InternetChecksum.sum(m)) ? .good : .bad
             }

@@ -17,7 +17,11 @@ public struct IPv4View {
         guard v.version == 4 else { throw .malformed(.ipv4, .badVersion) }
         guard v.headerLength >= Field.end else { throw .malformed(.ipv4, .headerTooShort) }
         guard bytes.count >= v.headerLength else { throw .truncated(.ipv4) }
-        guard Int(v.totalLength) >= v.headerLength else { throw .malformed(.ipv4, .lengthMismatch) }
+        // A zero total length is what segmentation offload (TSO, Linux BIG TCP) leaves in captures taken on the sending
+        // host: the datagram is the rest of the frame (`capturedEnd`), as tshark and tcpdump read it.
+        guard Int(v.totalLength) >= v.headerLength || v.totalLength == 0 else {
+            throw .malformed(.ipv4, .lengthMismatch)
+        }
         self = v
     }
 
@@ -34,8 +38,9 @@ public struct IPv4View {
     @inlinable public var proto: IPProtocol { IPProtocol(rawValue: bytes[Field.proto]) }
     @inlinable public var src: IPAddress { IPAddress(v4: bytes.be32(Field.src)) }
     @inlinable public var dst: IPAddress { IPAddress(v4: bytes.be32(Field.dst)) }
-    /// End of the datagram within the captured bytes (excludes link padding, clamped to what was captured).
-    @inlinable public var capturedEnd: Int { min(Int(totalLength), bytes.count) }
+    /// End of the datagram within the captured bytes (excludes link padding, clamped to what was captured). A zero
+    /// total length (segmentation offload) takes everything captured.
+    @inlinable public var capturedEnd: Int { totalLength == 0 ? bytes.count : min(Int(totalLength), bytes.count) }
     @inlinable public var headerChecksumValid: Bool {
         InternetChecksum.verifies(InternetChecksum.sum(bytes.slice(0..<headerLength)))
     }

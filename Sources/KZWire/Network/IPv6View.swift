@@ -32,6 +32,11 @@ public struct IPv6ExtensionChain {
     public var fragmentOffset: UInt16 = 0
     public var moreFragments = false
     public var fragmentID: UInt32 = 0
+    /// The final destination named by a Routing header with segments left (RFC 8200 §4.4, §8.1: the address the
+    /// upper-layer pseudo-header uses): the last address of type 0 and 2 headers, Segment List[0] of an SRH (RFC 8754).
+    public var finalDestination: IPAddress? = nil
+    /// The Home Address destination option (RFC 6275 §6.3), which upper layers see as the source.
+    public var homeAddress: IPAddress? = nil
 
     /// Walks from `start` (just after the fixed header) within `bytes[..<end]`. Throws a status when an extension header
     /// is cut short or the chain is absurdly long (more than 16 headers).
@@ -45,6 +50,24 @@ public struct IPv6ExtensionChain {
                 guard off + 8 <= end else { throw .truncated(.ipv6ext) }
                 let len = (Int(bytes[off + 1]) + 1) * 8
                 guard off + len <= end else { throw .truncated(.ipv6ext) }
+                if nh.rawValue == 43 && bytes[off + 3] > 0 && len >= 24 {
+                    switch bytes[off + 2] {
+                    case 0, 2: finalDestination = IPAddress(reading: bytes, at: off + 8 + (len - 8) / 16 * 16 - 16, v6: true)
+                    case 4: finalDestination = IPAddress(reading: bytes, at: off + 8, v6: true)
+                    default: break
+                    }
+                } else if nh.rawValue == 60 {
+                    var o = off + 2
+                    while o + 2 <= off + len {
+                        let type = bytes[o]
+                        if type == 0 { o += 1; continue }             // Pad1
+                        let olen = Int(bytes[o + 1])
+                        if type == 0xc9 && olen == 16 && o + 18 <= off + len {
+                            homeAddress = IPAddress(reading: bytes, at: o + 2, v6: true)
+                        }
+                        o += 2 + olen
+                    }
+                }
                 nh = IPProtocol(rawValue: bytes[off])
                 off += len
             case 51:

@@ -8,7 +8,7 @@ import KZWire
 ///   `DNSTransactionEvent`) whose answer sets or rcodes differ. Hold-On saw no legitimate case of this in 11.7 M
 ///   requests. Repeated queries with new ids answered differently (CDNs) are separate transactions and never compared.
 /// - **Off baseline**: a response whose IP TTL (beyond ±1), IP ID (zero or counting baseline), DF bit, or round-trip
-///   time (below half the median; Hold-On) is off the resolver's uncontested responses in the same capture.
+///   time (below half the fastest other reply; Hold-On) is off the resolver's uncontested responses in the same capture.
 /// - **Forged-answer list**: an answer matching `dns/poisoned-answers.csv` (`SignatureDatabase.matchPoisonedDNS`).
 /// - **No resolver there**: the response's source is not the queried resolver, or the queried address answered other
 ///   DNS queries with ICMP port unreachable (RFC 792; RFC 4443 §3.1 code 4), so any answer "from" it was forged (the
@@ -25,8 +25,11 @@ public struct DNSInjectionDetector: Detector {
     public struct Thresholds: Sendable, Hashable {
         /// IP TTL tolerance (Hold-On: ±1).
         public var ttlTolerance: Int = 1
-        /// A response faster than this fraction of the resolver's median RTT is suspicious (Hold-On: 0.5).
+        /// A response faster than this fraction of the resolver's RTT floor (fastest other reply) is suspicious
+        /// (Hold-On: RTT ≥ 0.5 × expected).
         public var fastFraction: Double = 0.5
+        /// …and at least this many seconds faster than the floor (jitter on a LAN resolver is not an injector).
+        public var minFastMargin: Double = 0.005
         /// Baseline responses (other than the judged one) needed before TTL/IP ID/DF/RTT verdicts are given.
         public var minBaselineSamples: Int = 3
         /// A TTL off the mode counts only when responses near it are rarer than this fraction of the baseline.
@@ -119,10 +122,10 @@ public struct DNSInjectionDetector: Detector {
                                              observed: "\(r.ttl)", baselineFrame: m.baselineFrame))
         }
         let rtt = r.time.seconds - t.queryTime.seconds
-        if let median = b.medianRTT(excluding: r.frame, minSamples: th.minBaselineSamples),
-           rtt >= 0, rtt < th.fastFraction * median {
+        if let floor = b.floorRTT(excluding: r.frame, minSamples: th.minBaselineSamples),
+           rtt >= 0, rtt < th.fastFraction * floor, floor - rtt >= th.minFastMargin {
             s.offBaseline += 1
-            s.evidence.append(.timing(field: "dns_rtt", frame: r.frame, expectedSeconds: median, observedSeconds: rtt))
+            s.evidence.append(.timing(field: "dns_rtt", frame: r.frame, expectedSeconds: floor, observedSeconds: rtt))
         }
         if let m = b.ipIDMismatch(r.ipID, at: r.time, excluding: r.frame, minSamples: th.minBaselineSamples,
                                   maxGap: th.ipIDMaxGap) {
@@ -181,31 +184,39 @@ public struct DNSInjectionDetector: Detector {
         }))
         // In-transaction TTL comparison: the forged reply comes from another distance than the genuine one.
         var ttlDiffersFromGenuine = false
-        if let gi = genuine {
-            let g = rs[gi]
-            for i in forged where abs(Int(rs[i].ttl) - Int(g.ttl)) > thresholds.ttlTolerance {
+        if let g = genuine {
+            for i in forged where abs(Int(rs[i].ttl) - Int(rs[g].ttl)) > thresholds.ttlTolerance {
                 ttlDiffersFromGenuine = true
-                evidence.append(.valueMismatch(field: "ttl", frame: rs[i].frame, expected: "\(g.ttl)",
-                                               observed: "\(rs[i].ttl)", baselineFrame: g.frame))
+                evidence.append(.valueMismatch(field: "ttl", frame: rs[i].frame, expected: "\(rs[g].ttl)",
+                                               observed: "\(rs[i].ttl)", baselineFrame: rs[g].frame))
             }
-            if ttlDiffersFromGenuine { weak += 1; reasons.append("IP TTL differs from the later reply") }
-            // The same resolver answering the same query twice sends both replies from one IP stack: the DF bit does not
-            // flip, and a counting IP ID (confirmed by its other replies in this capture) does not jump.
-            var headerDiffers = false
-            let counterRefs = (baselines[g.source]?.samples ?? []).filter { $0.frame != g.frame }
-            for i in forged where rs[i].source == g.source {
-                if rs[i].df != g.df {
-                    headerDiffers = true
-                    evidence.append(.valueMismatch(field: "df", frame: rs[i].frame, expected: g.df ? "1" : "0",
-                                                   observed: rs[i].df ? "1" : "0", baselineFrame: g.frame))
+            if ttlDiffersFromGenuine { weak += 1; reasons.append("IP TTL differs from the genuine reply") }
+            // Packet shape against the genuine reply: one host does not flip DF between replies, and a counting IP ID
+            // (genuine reply plus the resolver's other replies) does not jump.
+            let gr = rs[g]
+            var local = baselines[gr.source] ?? ResolverBaseline()
+            local.add(.init(frame: gr.frame, time: gr.time, ttl: gr.ttl, ipID: gr.ipID, df: gr.df,
+                            rtt: gr.time.seconds - t.queryTime.seconds))
+            var shapeDiffers = false
+            for i in forged {
+                let already = Set(sigs[i].evidence.compactMap { e -> String? in
+                    if case .valueMismatch(let field, _, _, _, _) = e { field } else { nil }
+                })
+                if rs[i].df != gr.df, !already.contains("df") {
+                    shapeDiffers = true
+                    evidence.append(.valueMismatch(field: "df", frame: rs[i].frame, expected: gr.df ? "1" : "0",
+                                                   observed: rs[i].df ? "1" : "0", baselineFrame: gr.frame))
                 }
-                if Self.ipIDOffCounter(rs[i].ipID, genuine: g.ipID, others: counterRefs.map(\.ipID), maxGap: thresholds.ipIDMaxGap) {
-                    headerDiffers = true
-                    evidence.append(.valueMismatch(field: "ip_id", frame: rs[i].frame, expected: "near \(g.ipID) (counter)",
-                                                   observed: "\(rs[i].ipID)", baselineFrame: g.frame))
+                if !already.contains("ip_id"),
+                   let m = local.ipIDMismatch(rs[i].ipID, at: rs[i].time, excluding: rs[i].frame, minSamples: 2,
+                                              maxGap: thresholds.ipIDMaxGap) {
+                    shapeDiffers = true
+                    frames.append(m.baselineFrame)
+                    evidence.append(.valueMismatch(field: "ip_id", frame: rs[i].frame, expected: m.expected,
+                                                   observed: "\(rs[i].ipID)", baselineFrame: m.baselineFrame))
                 }
             }
-            if headerDiffers { weak += 1; reasons.append("IP header (DF / IP ID) differs from the later reply") }
+            if shapeDiffers { weak += 1; reasons.append("DF bit or IP ID differs from the genuine reply") }
         }
         var poisoned = 0, offBaseline = 0, sourceMismatch = false
         for i in forged {
@@ -249,15 +260,6 @@ public struct DNSInjectionDetector: Detector {
                        target: TargetRef(qname: t.qname, ip: "\(t.resolver)"),
                        frames: frames, summary: summary, evidence: evidence, injectedFrame: fr.frame,
                        claimedSource: "\(fr.source)", injectedTTL: fr.ttl, peerTTL: peerTTL)
-    }
-
-    /// A counting resolver: the genuine reply's IP ID is non-zero and at least one other reply of the resolver in the
-    /// capture lies within `maxGap` of it (mod 2^16). The forged reply is off the counter when it is more than `maxGap`
-    /// from all of them.
-    static func ipIDOffCounter(_ id: UInt32, genuine: UInt32, others: [UInt32], maxGap: UInt32) -> Bool {
-        func near(_ a: UInt32, _ b: UInt32) -> Bool { ((a &- b) & 0xffff) <= maxGap || ((b &- a) & 0xffff) <= maxGap }
-        guard genuine != 0, others.contains(where: { $0 != genuine && near($0, genuine) }) else { return false }
-        return !near(id, genuine) && !others.contains { near(id, $0) }
     }
 
     static func qtypeName(_ q: UInt16) -> String {

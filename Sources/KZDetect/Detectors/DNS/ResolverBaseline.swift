@@ -45,12 +45,13 @@ struct ResolverBaseline: Sendable {
         return (mode, baselineFrame)
     }
 
-    /// Median round-trip time of the other responses, when there are at least `minSamples`.
-    func medianRTT(excluding frame: FrameNumber, minSamples: Int) -> Double? {
-        let rtts = others(excluding: frame).map(\.rtt).filter { $0 >= 0 }.sorted()
+    /// The resolver's round-trip floor: the smallest delay among the other responses, when there are at least
+    /// `minSamples`. The floor, not the median: a recursive resolver answers cached names in one network RTT and others
+    /// much later, so only "faster than the path allows" separates a closer injector from a cache hit.
+    func floorRTT(excluding frame: FrameNumber, minSamples: Int) -> Double? {
+        let rtts = others(excluding: frame).map(\.rtt).filter { $0 >= 0 }
         guard rtts.count >= minSamples else { return nil }
-        let m = rtts.count / 2
-        return rtts.count % 2 == 1 ? rtts[m] : (rtts[m - 1] + rtts[m]) / 2
+        return rtts.min()
     }
 
     /// The DF bit most other responses carry, when at least 90% agree.

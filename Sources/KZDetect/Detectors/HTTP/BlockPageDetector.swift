@@ -11,13 +11,16 @@ import KZWire
 /// - **Block host**: a redirect (301, 302, 303, 307, 308; RFC 9110 §15.4) whose `Location` host, or a meta refresh /
 ///   iframe URL in the body, is in `http/block-hosts.csv`. Strong.
 /// - **451** (RFC 7725 §3): weak (any server may send it); cited through its signature row when the database has one.
-/// - **Race**: more final responses than requests on one connection with differing content (the first is taken as the
-///   injected one), or a server→client overlap conflict (same sequence range, different bytes) touching the response.
+/// - **Race**: more final responses than requests on one connection with differing content, the later one starting at
+///   or before the earlier one's sequence number (the first is taken as the injected one; without recorded segments
+///   the race is unconfirmed and alone gives only `low`), or a server→client overlap conflict (same sequence range,
+///   different bytes) touching the response.
 ///   Strong for "something injected"; with no signature it is reported as an injected response of unknown kind.
 /// - Supporting only: the response's first segment arrives with an IP TTL more than 1 away from the server's SYN-ACK.
 ///
 /// Confidence: high with a strong signature, or a race plus any other signal; medium with a race alone or a weak
-/// signature plus a TTL mismatch; low with a weak signature alone. No signal, no finding.
+/// signature plus a TTL mismatch or unconfirmed race; low with a weak signature or an unconfirmed race alone. No
+/// signal, no finding.
 public struct BlockPageDetector: Detector {
     public static let id: DetectorID = "http.block_page"
 
@@ -37,6 +40,8 @@ public struct BlockPageDetector: Detector {
         var strong = 0
         var weak = 0
         var race = false
+        /// Two responses for one request, but the segments were not recorded, so the sequence space is unknown.
+        var unconfirmedRace = false
         var ttlMismatch = false
         var evidence: [Evidence] = []
         var frames: [FrameNumber] = []
@@ -49,11 +54,21 @@ public struct BlockPageDetector: Detector {
         guard !responses.isEmpty else { return [] }
         let serverOverlaps = flow.overlapConflicts.filter { $0.side == .server }
 
-        // Race by count: more final responses than requests, adjacent pair with differing content.
+        // Race by count: more final responses than requests, adjacent pair with differing content. When the segments
+        // are known, the pair must start in the same sequence space (the later one at or before the earlier one's
+        // start): a server answering an unparsed extra request (e.g. 400 after a pipelined bad request) writes its
+        // second response *after* the first and is no race.
         var racedIndex: Int?
         var racedWith: Int?
+        var raceSeqConfirmed = false
         if !flow.httpRequests.isEmpty, responses.count > flow.httpRequests.count {
             for i in 0..<(responses.count - 1) where !sameContent(responses[i], responses[i + 1]) {
+                let a = flow.segments.first { $0.side == .server && $0.frame == responses[i].firstFrame }
+                let b = flow.segments.first { $0.side == .server && $0.frame == responses[i + 1].firstFrame }
+                if let a, let b {
+                    guard Int32(bitPattern: b.seq &- a.seq) <= 0 else { continue }
+                    raceSeqConfirmed = true
+                }
                 racedIndex = i
                 racedWith = i + 1
                 break
@@ -66,7 +81,8 @@ public struct BlockPageDetector: Detector {
             var s = Signals()
             signatureSignals(resp, context: context, into: &s)
             if i == racedIndex, let j = racedWith {
-                s.race = true
+                s.race = raceSeqConfirmed
+                s.unconfirmedRace = !raceSeqConfirmed
                 s.injectedFrame = resp.firstFrame
                 s.frames += [responses[j].firstFrame]
                 s.reasons.append("a second, different response (frame \(responses[j].firstFrame)) answered the same request")
@@ -83,6 +99,7 @@ public struct BlockPageDetector: Detector {
             if !overlaps.isEmpty {
                 overlapUsed = true
                 s.race = true
+                s.unconfirmedRace = false
                 if s.injectedFrame == nil { s.injectedFrame = overlaps.map(\.firstFrame).min() }
                 for o in overlaps {
                     s.evidence.append(.overlapConflict(first: o.firstFrame, second: o.secondFrame, seqStart: o.seqStart,
@@ -91,7 +108,7 @@ public struct BlockPageDetector: Detector {
                 }
                 s.reasons.append("server data overlapping with different bytes (\(overlaps.count) conflict\(overlaps.count == 1 ? "" : "s"))")
             }
-            guard s.strong + s.weak > 0 || s.race else { continue }
+            guard s.strong + s.weak > 0 || s.race || s.unconfirmedRace else { continue }
 
             // TTL of the response's first segment vs the server's SYN-ACK (supporting only).
             let synAck = flow.segments.first { $0.side == .server && $0.flags.contains(.syn) }
@@ -108,7 +125,7 @@ public struct BlockPageDetector: Detector {
             let confidence: Confidence
             if s.strong > 0 || (s.race && (s.weak > 0 || s.ttlMismatch)) {
                 confidence = .high
-            } else if s.race || (s.weak > 0 && s.ttlMismatch) || s.weak >= 2 {
+            } else if s.race || (s.weak > 0 && (s.ttlMismatch || s.unconfirmedRace)) || s.weak >= 2 {
                 confidence = .medium
             } else {
                 confidence = .low

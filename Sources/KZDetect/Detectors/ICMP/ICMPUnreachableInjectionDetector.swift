@@ -48,7 +48,7 @@ public struct ICMPUnreachableInjectionDetector: Detector {
             flows[FlowKey(capture: u.capture, client: u.client, clientPort: u.clientPort, server: u.server, serverPort: u.serverPort)] =
                 FlowInfo(proto: "udp", answerFrame: u.packetsServer > 0 ? u.firstFrame : nil, serverTTL: nil, serverTTLFrame: nil,
                          target: TargetRef(ip: u.server.description))
-        case .dnsTransaction:
+        default:
             break
         }
     }

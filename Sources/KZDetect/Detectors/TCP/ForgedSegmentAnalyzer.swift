@@ -12,6 +12,8 @@ struct ForgedSignal: Sendable {
     var label: String
     var evidence: [Evidence]
     var frames: [FrameNumber]
+    /// A TTL from another initial-TTL bucket (p0f 32/64/128/255): another kind of sender, not route jitter.
+    var big = false
 }
 
 /// Shared engine of `tcp.rst_injection` and `tcp.fin_injection`.
@@ -23,9 +25,13 @@ struct ForgedSignal: Sendable {
 /// RST_SEQ_DATA, Suricata `suspected_rst_inject`, Zeek `data_after_reset`); bursts (identical RST/ACKs, RST_SEQ_CHANGE
 /// and RST_ACK_CHANGE after sheharbano/InjectedResetDetector's thresholds, windows stepping by one as the GFW does,
 /// two packet templates claiming one sender within a few milliseconds); a reply faster than half the measured round
-/// trip to the claimed sender (Hold-On's 0.5 × RTT). Weak signals: IP ID off the side's counter, packet shape (DF,
-/// TOS, window, options), RST payload. `high` needs two strong signals or one strong and two weak; one strong is
-/// `medium`; weak ones alone stay `low` (Weaver: "prefer false negatives"; ICLab: a bare RST is weak evidence).
+/// trip to the claimed sender (after Hold-On's 0.5 × RTT, with a 0.3 margin). Weak signals: IP ID off the side's
+/// counter, packet shape (DF, TOS, window, options), RST payload. `high` needs two strong signals, or one strong and
+/// two weak, or a TTL from another initial-TTL bucket and one weak; one strong is `medium`; three weak are `medium`;
+/// fewer stay `low` (Weaver: "prefer false negatives"; ICLab: a bare RST is weak evidence). A packet that carries its
+/// side's TTL, DF and the next value of its IP ID counter is the side's own: its timing or ACK oddities are shown but
+/// not counted. A lone TTL mismatch after ≥ 30 s idle is `low` (a NAT or firewall state timeout). The side the capture
+/// runs on (exact initial TTL in its handshake) and a side with no ordinary packet are not judged.
 struct ForgedSegmentAnalyzer: Sendable {
     enum Kind: Sendable { case rst, fin }
 
@@ -189,7 +195,8 @@ struct ForgedSegmentAnalyzer: Sendable {
                                     label: "TTL \(c.ttl) where the \(c.side.rawValue)'s packets have \(bttl)\(bucketNote)",
                                     evidence: [.valueMismatch(field: "ttl", frame: c.frame, expected: "\(bttl)",
                                                               observed: "\(c.ttl)", baselineFrame: base.ttlFrame)],
-                                    frames: [c.frame] + (base.ttlFrame.map { [$0] } ?? [])))
+                                    frames: [c.frame] + (base.ttlFrame.map { [$0] } ?? []),
+                                    big: !bucketNote.isEmpty))
         }
 
         // IP ID
@@ -486,7 +493,8 @@ struct ForgedSegmentAnalyzer: Sendable {
         }
         weak.subtract(strong)
         var conf: Confidence?
-        if strong.count >= 2 || (strong.count == 1 && weak.count >= 2) { conf = .high }
+        let bigTTL = c.signals.contains { $0.category == "ttl" && $0.big }
+        if strong.count >= 2 || (strong.count == 1 && weak.count >= 2) || (bigTTL && weak.count >= 1) { conf = .high }
         else if strong.count == 1 || weak.count >= 3 { conf = .medium }
         else if !weak.isEmpty { conf = .low }
         let i = c.index
@@ -500,10 +508,12 @@ struct ForgedSegmentAnalyzer: Sendable {
                 c.notes.append(.note("the flow was idle \(Int(idle)) s before this \(noun): a NAT or firewall state timeout is a likely sender, so only the TTL speaks against it"))
             }
         }
-        if let conf, let peer = baselines[segs[i].side.other], let pttl = peer.ttl,
-           c.signals.contains(where: { $0.category == "ttl" }), InitialTTL.gap(segs[i].ttl, pttl) <= 1 {
+        let hasTTL = c.signals.contains { $0.category == "ttl" }
+        if conf != nil, hasTTL, let pttl = baselines[segs[i].side.other]?.ttl, InitialTTL.gap(segs[i].ttl, pttl) <= 1 {
             c.notes.append(.note("TTL \(segs[i].ttl) matches the \(segs[i].side.other.rawValue)'s own TTL as seen here (\(pttl)): the injector may copy the TTL of the triggering packet, so its hop distance cannot be read from it"))
-            _ = conf
+        }
+        if let conf, conf >= .medium, !hasTTL {
+            c.notes.append(.note("TTL \(segs[i].ttl) is the \(segs[i].side.rawValue)'s own: the injector copies the TTL of the triggering packet or sits next to the \(segs[i].side.rawValue), so the TTL gives no hop distance"))
         }
         c.confidence = conf
     }

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# bench/analyze.sh [FILE] — throughput and memory of kzforensics next to tcpdump (and tcpflow / ndpiReader when
+# installed) on one capture. Builds the release binary first (set NO_BUILD=1 to reuse .build-release).
+#
+# For each tool: wall time, CPU time (user+sys), MB/s (file size / wall), peak RSS (/usr/bin/time -v), and ratios to
+# tcpdump. The load average is printed before and after: on a shared machine the numbers move with it.
+# Raw /usr/bin/time output and stderr go to bench-out/ (git-ignored).
+#
+# Default input: /tmp/ref/ref1g.pcap (made by bench/gen_capture.py --size 1G; never committed).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+file=${1:-/tmp/ref/ref1g.pcap}
+out="$root/bench-out"
+mkdir -p "$out"
+
+if [[ ! -r "$file" ]]; then
+    echo "analyze.sh: cannot read $file" >&2
+    exit 2
+fi
+if [[ ! -x /usr/bin/time ]]; then
+    echo "analyze.sh: /usr/bin/time (GNU time, Debian package 'time') is required for peak RSS" >&2
+    exit 2
+fi
+
+if [[ "${NO_BUILD:-0}" != 1 ]]; then
+    echo "building release (swift build -c release --product kzforensics --scratch-path .build-release)…" >&2
+    (cd "$root" && swift build -c release --product kzforensics --scratch-path .build-release >&2)
+fi
+kz="$root/.build-release/release/kzforensics"
+if [[ ! -x "$kz" ]]; then
+    echo "analyze.sh: $kz not built" >&2
+    exit 2
+fi
+
+size=$(stat -c %s "$file")
+mb=$(awk -v s="$size" 'BEGIN { printf "%.1f", s / 1e6 }')
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+
+echo "file: $file ($mb MB)"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo); $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+echo "load average before: $(load)"
+
+# name|command (run through bash -c; stdout of the tool goes to /dev/null unless the command redirects it).
+runs=(
+    "tcpdump|tcpdump -n -r '$file' -w /dev/null"
+    "kz packets (decode)|'$kz' packets '$file' --format summary"
+    "kz flows (flows+reassembly)|'$kz' flows '$file' --format jsonl"
+    "kz analyze (everything)|'$kz' analyze '$file' --format json --out /dev/null --quiet"
+)
+if command -v tcpflow >/dev/null; then runs+=("tcpflow -c -B|tcpflow -c -B -r '$file'"); else
+    echo "(tcpflow not installed: apt-get install tcpflow)"; fi
+if command -v ndpiReader >/dev/null; then runs+=("ndpiReader|ndpiReader -i '$file'"); else
+    echo "(ndpiReader not installed: apt-get install libndpi-bin)"; fi
+
+# Results: name wall cpu rss status
+declare -a names walls cpus rsss codes loads
+i=0
+for r in "${runs[@]}"; do
+    name=${r%%|*}
+    cmd=${r#*|}
+    slug=$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_')
+    tfile="$out/$slug.time"
+    set +e
+    /usr/bin/time -v -o "$tfile" bash -c "$cmd" >/dev/null 2>"$out/$slug.stderr"
+    code=$?
+    set -e
+    # GNU time reports m:ss.ss or h:mm:ss.
+    wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
+        n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; printf "%.2f", s }' "$tfile")
+    cpu=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' "$tfile")
+    rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$tfile")
+    names[i]=$name; walls[i]=$wall; cpus[i]=$cpu; rsss[i]=$rss; codes[i]=$code; loads[i]=$(load)
+    echo "  done: $name (${wall}s, exit $code)" >&2
+    i=$((i + 1))
+done
+
+echo "load average after:  $(load)"
+echo
+printf '%-28s %9s %9s %9s %11s %9s %9s %5s  %s\n' tool "wall s" "CPU s" "MB/s" "peak RSS" "wall ×td" "CPU ×td" exit "load after"
+base_wall=${walls[0]}
+base_cpu=${cpus[0]}
+for ((k = 0; k < i; k++)); do
+    awk -v n="${names[k]}" -v w="${walls[k]}" -v c="${cpus[k]}" -v r="${rsss[k]}" -v e="${codes[k]}" \
+        -v bw="$base_wall" -v bc="$base_cpu" -v s="$size" -v l="${loads[k]}" 'BEGIN {
+        mbs = (w > 0) ? s / 1e6 / w : 0
+        rw = (bw > 0) ? w / bw : 0
+        rc = (bc > 0) ? c / bc : 0
+        printf "%-28s %9.2f %9.2f %9.1f %7.1f MiB %9.1f %9.1f %5d  %s\n", n, w, c, mbs, r, rw, rc, e, l }'
+done
+echo
+echo "(MB/s = file size / wall time; ×td = ratio to tcpdump; raw /usr/bin/time output in $out/)"
