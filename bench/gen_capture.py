@@ -126,7 +126,7 @@ def client_hello(rng, sni):
     exts += ext(0x000d, b'\x00\x08\x04\x03\x08\x04\x04\x01\x05\x03')
     exts += ext(0x0010, b'\x00\x0c\x02h2\x08http/1.1')
     exts += ext(0x002b, b'\x04\x03\x04\x03\x03')
-    exts += ext(0x0033, b'\x00\x26\x00\x1d\x00\x20' + rng.randbytes(32))
+    exts += ext(0x0033, b'\x00\x24\x00\x1d\x00\x20' + rng.randbytes(32))
     exts += ext(0x0015, bytes(rng.randrange(0, 200)))  # padding
     suites = b'\x13\x01\x13\x02\x13\x03\xc0\x2b\xc0\x2f\xc0\x2c\xc0\x30\xcc\xa9\xcc\xa8'
     body = (b'\x03\x03' + rng.randbytes(32) + b'\x20' +

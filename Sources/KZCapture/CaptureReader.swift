@@ -129,6 +129,7 @@ enum ClassicPcapWalker {
         var off = 24
         var frame = 0
         let swapped = h.swapped
+        var pages = PageReleaser()
         while off < n {
             guard off &+ recHeader <= n else {
                 return .failed(CaptureError(.truncated, path: path, offset: off, frame: frame,
@@ -156,6 +157,7 @@ enum ClassicPcapWalker {
                               capturedLength: deliver, wireLength: wire, linkType: h.linkType, interfaceID: 0,
                               bytes: b.slice(data..<(data &+ deliver))))
             off = data &+ caplen
+            pages.advance(b, to: off)
         }
         return .complete
     }

@@ -34,3 +34,24 @@ public final class MappedFile: @unchecked Sendable {
         if let b = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: b), length) }
     }
 }
+
+/// Drops pages of a mapping that a walker has moved past (`MADV_DONTNEED`), so the process's resident size stays
+/// bounded on captures of any size: mapped pages count as resident until released (the page cache still holds them).
+/// Frames are borrowed only during their callback, so nothing points behind the walker.
+struct PageReleaser {
+    static let window = 16 << 20
+    private var released = 0
+
+    @inline(__always)
+    mutating func advance(_ b: UnsafeRawBufferPointer, to offset: Int) {
+        if offset &- released >= PageReleaser.window { release(b, to: offset) }
+    }
+
+    private mutating func release(_ b: UnsafeRawBufferPointer, to offset: Int) {
+        guard let base = b.baseAddress, Int(bitPattern: base) & 4095 == 0 else { return }
+        let upTo = offset & ~(PageReleaser.window - 1)
+        guard upTo > released else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + released), upTo - released, MADV_DONTNEED)
+        released = upTo
+    }
+}

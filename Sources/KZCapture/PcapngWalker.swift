@@ -34,6 +34,7 @@ enum PcapngWalker {
         var swapped = false
         var interfaces: [Interface] = []
         var sawSection = false
+        var pages = PageReleaser()
         @inline(__always) func u32(_ o: Int) -> UInt32 { swapped ? b.be32(o) : b.le32(o) }
         @inline(__always) func u16(_ o: Int) -> UInt16 { swapped ? b.be16(o) : b.le16(o) }
         func fail(_ k: CaptureError.Kind, _ at: Int, _ msg: String) -> CaptureEnd {
@@ -134,6 +135,7 @@ enum PcapngWalker {
                 break
             }
             off += total
+            pages.advance(b, to: off)
         }
         return .complete
     }

@@ -34,7 +34,19 @@ public enum InternetChecksum {
         return UInt32(UInt16(truncatingIfNeeded: f).byteSwapped)
     }
 
-    /// Folds network-order partial sums and says whether the total verifies (all ones).
+    /// Folds network-order partial sums and says whether the total verifies (all ones). The one- and two-argument
+    /// forms are what the decoder calls per packet: no variadic array is built.
+    @inlinable @inline(__always)
+    public static func verifies(_ a: UInt32) -> Bool { fold(UInt64(a)) == 0xffff }
+    @inlinable @inline(__always)
+    public static func verifies(_ a: UInt32, _ b: UInt32) -> Bool { fold(UInt64(a) &+ UInt64(b)) == 0xffff }
+    @inlinable @inline(__always)
+    static func fold(_ v: UInt64) -> UInt64 {
+        var s = v
+        while s > 0xffff { s = (s & 0xffff) &+ (s >> 16) }
+        return s
+    }
+
     @inlinable
     public static func verifies(_ parts: UInt32...) -> Bool {
         var s: UInt32 = 0
@@ -46,21 +58,14 @@ public enum InternetChecksum {
     /// Pseudo-header sum for TCP/UDP/ICMPv6 (RFC 9293 §3.1, RFC 768, RFC 8200 §8.1), network order.
     @inlinable
     public static func pseudoHeader(src: IPAddress, dst: IPAddress, proto: UInt8, length: Int) -> UInt32 {
-        var s: UInt64 = 0
-        func add(_ a: IPAddress) {
-            if a.isV6 {
-                for w in [a.high, a.low] {
-                    s &+= (w >> 48) & 0xffff
-                    s &+= (w >> 32) & 0xffff
-                    s &+= (w >> 16) & 0xffff
-                    s &+= w & 0xffff
-                }
-            } else {
-                s &+= UInt64(a.v4Value >> 16) &+ UInt64(a.v4Value & 0xffff)
-            }
+        // Sums of 32-bit halves (no array literal: this runs once per segment).
+        @inline(__always) func words(_ a: IPAddress) -> UInt64 {
+            a.isV6 ? (a.high >> 32) &+ (a.high & 0xffff_ffff) &+ (a.low >> 32) &+ (a.low & 0xffff_ffff)
+                : UInt64(a.v4Value)
         }
-        add(src)
-        add(dst)
+        var s = words(src) &+ words(dst)
+        s = (s & 0xffff_ffff) &+ (s >> 32)
+        s = (s & 0xffff) &+ (s >> 16)
         s &+= UInt64(proto)
         s &+= UInt64(length >> 16) &+ UInt64(length & 0xffff)
         while s > 0xffff { s = (s & 0xffff) &+ (s >> 16) }
