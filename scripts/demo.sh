@@ -5,5 +5,5 @@ cd "$(dirname "$0")/.."
 source scripts/setup.sh
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 swift build -c release --product kzforensics 2>&1 | tail -1
-capture=${1:-Fixtures/captures/lab/http_rst_inpath/client.pcap}
+capture=${1:-Fixtures/captures/lab/sweep_http_inpath/client.pcap}
 .build/release/kzforensics analyze "$capture"
