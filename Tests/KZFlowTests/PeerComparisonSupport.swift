@@ -70,12 +70,21 @@ struct PeerPair: Hashable, Comparable, CustomStringConvertible {
 struct PeerCounts: Equatable, CustomStringConvertible {
     var packets = [0, 0]
     var bytes = [0, 0]
+    /// tshark prints sizes of 10 kB and more with a unit, truncated ("36626" → "36 kB"): the divisor per direction
+    /// (1 for exact byte counts; always 1 on our side).
+    var unit = [1, 1]
     var start: Double = 0
+    /// Ours only: the flow was closed by an idle timeout (`CloseReason.idle`).
+    var closedIdle = false
     static func + (l: PeerCounts, r: PeerCounts) -> PeerCounts {
         PeerCounts(packets: [l.packets[0] + r.packets[0], l.packets[1] + r.packets[1]],
-                   bytes: [l.bytes[0] + r.bytes[0], l.bytes[1] + r.bytes[1]], start: min(l.start, r.start))
+                   bytes: [l.bytes[0] + r.bytes[0], l.bytes[1] + r.bytes[1]],
+                   unit: [max(l.unit[0], r.unit[0]), max(l.unit[1], r.unit[1])], start: min(l.start, r.start))
     }
-    func sameTotals(_ o: PeerCounts) -> Bool { packets == o.packets && bytes == o.bytes }
+    /// Ours (`self`, exact) against tshark's `o` (possibly truncated to kB/MB).
+    func sameTotals(_ o: PeerCounts) -> Bool {
+        packets == o.packets && (0..<2).allSatisfy { bytes[$0] / o.unit[$0] == o.bytes[$0] }
+    }
     var description: String { "a→b \(packets[0]) pk \(bytes[0]) B, b→a \(packets[1]) pk \(bytes[1]) B" }
 }
 
@@ -114,6 +123,7 @@ struct PeerSink: FlowEventSink {
         c.packets = origIsA ? [f.packets, v.packets] : [v.packets, f.packets]
         c.bytes = origIsA ? [f.wireBytes, v.wireBytes] : [v.wireBytes, f.wireBytes]
         c.start = Double(r.firstTimestamp.nanoseconds - first) / 1e9
+        c.closedIdle = r.closeReason == .idle
         out.flows[pair, default: []].append(c)
         if proto == "tcp" {
             out.tcpFlows += 1
@@ -226,27 +236,49 @@ func parseTshark(_ text: String) -> TheirCapture {
             let f = line.split(separator: " ", omittingEmptySubsequences: true)
             guard f.count >= 13, f[1] == "<->", let (aa, ap) = splitEndpoint(f[0]),
                   let (ba, bp) = splitEndpoint(f[2]),
-                  let inFr = Int(f[3]), let inBy = Int(f[4]), let outFr = Int(f[6]), let outBy = Int(f[7]),
+                  let inFr = Int(f[3]), let (inBy, inUnit) = parseSize(f[4], f[5]), let outFr = Int(f[6]),
+                  let (outBy, outUnit) = parseSize(f[7], f[8]),
                   let start = Double(f[f.count - 2]) else { continue }
             let (pair, aIsA) = PeerPair.make(section, "\(aa):\(ap)", "\(ba):\(bp)")
             var c = PeerCounts()
             c.packets = aIsA ? [outFr, inFr] : [inFr, outFr]
             c.bytes = aIsA ? [outBy, inBy] : [inBy, outBy]
+            c.unit = aIsA ? [outUnit, inUnit] : [inUnit, outUnit]
             c.start = start
             t.flows[pair, default: []].append(c)
         case "follow":
             if line.hasPrefix("Node 0: ") { node0 = String(line.dropFirst(8)); continue }
             if line.hasPrefix("Node 1: ") { node1 = String(line.dropFirst(8)); continue }
             if line.hasPrefix("Filter:") || line.isEmpty { continue }
-            if line.hasPrefix("\t") { cur[1].append(contentsOf: hexBytes(line)) } else {
-                cur[0].append(contentsOf: hexBytes(line))
-            }
+            let chunk = hexBytes(line)
+            // tshark writes "[N bytes missing in capture file]" into the followed stream where a gap is (even in
+            // raw mode); we deliver no bytes for a gap (`streamGap` says where it was), so the marker is dropped.
+            if isGapMarker(chunk) { continue }
+            if line.hasPrefix("\t") { cur[1].append(contentsOf: chunk) } else { cur[0].append(contentsOf: chunk) }
         default:
             continue
         }
     }
     for k in t.flows.keys { t.flows[k]?.sort { $0.start < $1.start } }
     return t
+}
+
+/// Whether a follow chunk is exactly tshark's gap marker (raw mode: `[N bytes missing in capture file]` and a NUL).
+func isGapMarker(_ chunk: [UInt8]) -> Bool {
+    let s = String(decoding: chunk.last == 0 ? chunk.dropLast() : chunk[...], as: UTF8.self)
+    guard s.hasPrefix("["), s.hasSuffix(" bytes missing in capture file]") else { return false }
+    return Int(s.dropFirst().prefix { $0 != " " }) != nil
+}
+
+/// Parses a tshark size column: a number then `bytes`, `kB` or `MB` (truncated). Returns value and divisor.
+func parseSize(_ n: Substring, _ unit: Substring) -> (Int, Int)? {
+    guard let v = Int(n) else { return nil }
+    switch unit {
+    case "bytes": return (v, 1)
+    case "kB": return (v, 1000)
+    case "MB": return (v, 1_000_000)
+    default: return nil
+    }
 }
 
 /// A running tshark whose standard output goes to a temporary file.
