@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "KZSignaturesTests", dependencies: ["KZSignatures"]),
         .testTarget(name: "KZDetectTests", dependencies: ["KZDetect", "KZSignatures", "KZWire"]),
         .testTarget(name: "KZAttributionTests", dependencies: ["KZAttribution", "KZCapture", "KZWire"]),
-        .testTarget(name: "KZPipelineTests", dependencies: ["KZPipeline", "KZReport", "KZCapture", "KZWire"]),
+        .testTarget(name: "KZPipelineTests", dependencies: ["KZPipeline", "KZReport", "KZCapture", "KZWire", "KZFlow", "KZProtocols", "KZDetect"]),
     ]
 )
