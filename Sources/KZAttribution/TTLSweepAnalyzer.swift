@@ -195,7 +195,18 @@ public enum TTLSweepAnalyzer {
         if r.verdict == .canIdentifyServer, !r.onPath, !timedOut, let tp = test.probe(ttl: t) {
             refine(&r, probe: tp, test: test, control: control, notes: &notes)
         } else if r.verdict == .canIdentifyServer, timedOut, t > 1 {
-            notes.append("silent drop: the device sits between hop \(t - 1) and hop \(t), or is router \(t - 1) filtering after its TTL check; the capture cannot tell which")
+            // The probe with TTL t drew nothing, although the router at hop t answers the control's probe with TTL t
+            // with time-exceeded: the blocked probe never reached hop t. It was last handled by router t−1 (which
+            // answered the TTL t−1 probe), so the drop happened there, after its TTL check (Linux FORWARD runs after
+            // the decrement), or on the link between t−1 and t. Name the last router that saw the probe.
+            let before = control.probe(ttl: t - 1)?.timeExceededRouter ?? test.probe(ttl: t - 1)?.timeExceededRouter
+            if let router = before {
+                r.censorHop = t - 1
+                r.censorRouter = router
+                notes.append("silent drop: the blocked probe with TTL \(t) never reached hop \(t) (no time-exceeded from \(r.middlebox.map { "\($0)" } ?? "?"), which answers the control at that TTL); it was dropped by router \(t - 1) \(router) after its TTL check, or by a device on the link after it; plain CenTrace reading: hop \(t)")
+            } else {
+                notes.append("silent drop: the device sits between hop \(t - 1) and hop \(t), or is router \(t - 1) filtering after its TTL check; no router answered at TTL \(t - 1), so the capture cannot tell which")
+            }
         }
         r.note = notes.joined(separator: "; ")
         return finish(r)

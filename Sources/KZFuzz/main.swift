@@ -28,7 +28,9 @@ func fuzzOne(_ target: String, _ b: UnsafeRawBufferPointer) {
         _ = PacketLine.text(p)
     case "reassembly":
         // Each record: [flags][len][4 seq bytes][payload…] → a TCP segment of one flow, alternating directions.
-        var table = FlowTable()
+        var limits = FlowLimits()
+        limits.maxFlows = 8   // one flow per input: keep the per-execution set-up small
+        var table = FlowTable(limits: limits)
         var sink = NullFlowSink()
         var i = 0, n = 0
         let a = IPAddress(v4: 0x0a00_0001), s = IPAddress(v4: 0x0a00_0002)

@@ -156,13 +156,9 @@ public enum Regression {
         }
         if let sw = truth.sweep, let hop = sw.censor_hop, captureFile.hasPrefix("client") {
             let censors = report.paths.compactMap(\.censor)
-            // The TTL-sweep convention (CenTrace) names the first hop at which the blocked probe triggers. A censor in
-            // the FORWARD path of router k (in-path, no time-exceeded at the trigger TTL) first triggers at TTL k+1, so
-            // for in-path truth the trigger TTL is accepted too, provided the report says in-path.
-            let named = censors.contains { c in
-                (c.index == hop && (sw.router == nil || c.router == sw.router))
-                    || (sw.on_path == false && c.onPath == false && c.index != nil && c.index == sw.first_trigger_ttl)
-            }
+            // The report must name the lab's censor itself (hop and router), not CenTrace's plain reading (the first
+            // TTL at which the blocked probe triggers, one hop past an in-path filter on router k's FORWARD path).
+            let named = censors.contains { c in c.index == hop && (sw.router == nil || c.router == sw.router) }
             if !named {
                 let got = censors.map { "hop \($0.index.map(String.init) ?? "?") \($0.router ?? "*") \($0.verdict)" }
                 problems.append("sweep: expected censor at hop \(hop) router \(sw.router ?? "*"), got \(got.isEmpty ? "none" : got.joined(separator: "; "))")
