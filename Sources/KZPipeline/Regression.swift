@@ -61,6 +61,83 @@ public enum Regression {
         public var passed: Bool
         public var problems: [String]
         public var summary: String
+        /// What happened to the golden report beside the capture (`<capture>.golden.json`).
+        public var golden: GoldenStatus = .absent
+    }
+
+    /// The golden report of a capture: its full JSON report as last recorded, compared byte for byte (after the
+    /// capture's directory is removed from paths, so a clone anywhere compares equal). Re-recorded only with
+    /// `check --record`, which shows the diff of every change.
+    public enum GoldenStatus: Sendable, Equatable {
+        /// No golden file and not recording.
+        case absent
+        case matches
+        /// The report differs from the golden file: a unified diff, golden (`-`) to current (`+`).
+        case differs(diff: String)
+        /// `--record` wrote a new golden file (none existed).
+        case created
+        /// `--record` rewrote the golden file; the diff shows what changed.
+        case rerecorded(diff: String)
+        case unchanged
+    }
+
+    /// `client.pcap` → `client.golden.json` (in the same directory).
+    public static func goldenPath(forCapture path: String) -> String {
+        let base = (path as NSString).deletingPathExtension
+        return base + ".golden.json"
+    }
+
+    /// The deterministic JSON report with the capture directory stripped from every path in it, ending in a newline.
+    public static func goldenText(_ report: Report, captureDir: String) throws -> String {
+        var text = try ReportJSON.encode(report)
+        let prefix = captureDir.hasSuffix("/") ? captureDir : captureDir + "/"
+        text = text.replacingOccurrences(of: prefix, with: "")
+        return text + "\n"
+    }
+
+    /// A line diff (longest common subsequence; hunks with `context` lines around each change), `-` for `old` lines
+    /// and `+` for `new` ones, capped at `maxLines` output lines.
+    public static func lineDiff(old: String, new: String, context: Int = 2, maxLines: Int = 80) -> String {
+        let a = old.split(separator: "\n", omittingEmptySubsequences: false)
+        let b = new.split(separator: "\n", omittingEmptySubsequences: false)
+        // Trim the common head and tail so the LCS table stays small for reports that differ in a few lines.
+        var head = 0
+        while head < a.count, head < b.count, a[head] == b[head] { head += 1 }
+        var tail = 0
+        while tail < a.count - head, tail < b.count - head, a[a.count - 1 - tail] == b[b.count - 1 - tail] { tail += 1 }
+        let x = Array(a[head..<(a.count - tail)]), y = Array(b[head..<(b.count - tail)])
+        var ops: [(Character, Substring)] = []
+        if x.count * y.count <= 4_000_000 {
+            var lcs = [[Int32]](repeating: [Int32](repeating: 0, count: y.count + 1), count: x.count + 1)
+            for i in stride(from: x.count - 1, through: 0, by: -1) {
+                for j in stride(from: y.count - 1, through: 0, by: -1) {
+                    lcs[i][j] = x[i] == y[j] ? lcs[i + 1][j + 1] + 1 : max(lcs[i + 1][j], lcs[i][j + 1])
+                }
+            }
+            var i = 0, j = 0
+            while i < x.count || j < y.count {
+                if i < x.count, j < y.count, x[i] == y[j] { ops.append((" ", x[i])); i += 1; j += 1 }
+                else if j < y.count, i == x.count || lcs[i][j + 1] >= lcs[i + 1][j] { ops.append(("+", y[j])); j += 1 }
+                else { ops.append(("-", x[i])); i += 1 }
+            }
+        } else {
+            ops = x.map { ("-", $0) } + y.map { ("+", $0) }
+        }
+        let all: [(Character, Substring)] = a[max(0, head - context)..<head].map { (" ", $0) } + ops
+            + a[(a.count - tail)..<min(a.count, a.count - tail + context)].map { (" ", $0) }
+        let firstLine = max(0, head - context) + 1
+        var keep = [Bool](repeating: false, count: all.count)
+        for (k, op) in all.enumerated() where op.0 != " " {
+            for m in max(0, k - context)...min(all.count - 1, k + context) { keep[m] = true }
+        }
+        var out: [String] = ["@@ golden line \(firstLine) @@"]
+        var skipped = false
+        for (k, op) in all.enumerated() {
+            if keep[k] { out.append("\(op.0)\(op.1)"); skipped = false }
+            else if !skipped { out.append("…"); skipped = true }
+            if out.count >= maxLines { out.append("… (diff cut at \(maxLines) lines)"); break }
+        }
+        return out.joined(separator: "\n")
     }
 
     /// Known failures: `KNOWN_FAILURES.tsv` files (case name, tab, reason) found under the walked directories. A listed
@@ -97,7 +174,7 @@ public enum Regression {
         return out.sorted()
     }
 
-    public static func runCase(truthPath: String, options: AnalysisOptions) -> [CaseResult] {
+    public static func runCase(truthPath: String, options: AnalysisOptions, record: Bool = false) -> [CaseResult] {
         let dir = (truthPath as NSString).deletingLastPathComponent
         guard let data = FileManager.default.contents(atPath: truthPath) else {
             return [CaseResult(name: truthPath, passed: false, problems: ["cannot read"], summary: "")]
@@ -115,9 +192,38 @@ public enum Regression {
                 results.append(CaseResult(name: name, passed: false, problems: ["\(error)"], summary: ""))
                 continue
             }
-            results.append(judge(truth: truth, captureFile: cap.file, capturePath: path, report: outcome.report, name: name))
+            var r = judge(truth: truth, captureFile: cap.file, capturePath: path, report: outcome.report, name: name)
+            compareGolden(&r, report: outcome.report, capturePath: path, captureDir: dir, record: record)
+            results.append(r)
         }
         return results
+    }
+
+    static func compareGolden(_ r: inout CaseResult, report: Report, capturePath: String, captureDir: String, record: Bool) {
+        let gp = goldenPath(forCapture: capturePath)
+        let current: String
+        do { current = try goldenText(report, captureDir: captureDir) } catch {
+            r.passed = false
+            r.problems.append("cannot encode the report: \(error)")
+            return
+        }
+        let existing = FileManager.default.contents(atPath: gp).map { String(decoding: $0, as: UTF8.self) }
+        if record {
+            if existing == current { r.golden = .unchanged; return }
+            do { try current.write(toFile: gp, atomically: true, encoding: .utf8) } catch {
+                r.passed = false
+                r.problems.append("cannot write \(gp): \(error)")
+                return
+            }
+            r.golden = existing.map { .rerecorded(diff: lineDiff(old: $0, new: current)) } ?? .created
+            return
+        }
+        guard let existing else { r.golden = .absent; return }
+        if existing == current { r.golden = .matches; return }
+        let diff = lineDiff(old: existing, new: current)
+        r.golden = .differs(diff: diff)
+        r.passed = false
+        r.problems.append("report differs from \((gp as NSString).lastPathComponent) (re-record with `check --record` if intended):\n" + diff)
     }
 
     static func rank(_ s: String?) -> Int { ["low": 0, "medium": 1, "high": 2][s ?? "low"] ?? 0 }

@@ -7,21 +7,31 @@ struct CheckCommand: ParsableCommand {
         abstract: "Regression mode: analyse every capture that has a truth.json beside it and compare with the truth.",
         discussion: """
         A case passes when every interfered flow of the truth is found by its detector at the required confidence,
-        no clean flow gets a finding above low, and for TTL sweeps the censor hop and router are named.
+        no clean flow gets a finding above low, for TTL sweeps the censor hop and router are named, and the JSON
+        report equals the golden report beside the capture (<capture>.golden.json) when there is one.
         Prints one line per case and closes with 'N passed, N failed'; exit status 1 on any failure.
-        Example:
+        Golden reports change only with --record, which writes them and prints the diff of each change.
+        Examples:
           kzforensics check Fixtures/
+          kzforensics check --record Fixtures/captures/lab/sni_drop
         """
     )
     @Argument(help: "Directories (or truth.json files) to walk.") var paths: [String]
     @Flag(help: "Print the problems of passing cases' neighbours too (verbose).") var verbose = false
+    @Flag(help: "Write the golden report of every case (<capture>.golden.json) and print the diff of each change.")
+    var record = false
 
     func run() throws {
         let truths = Regression.truthFiles(under: paths)
         let known = Regression.knownFailures(under: paths)
         var passed = 0, failed = 0, xfailed = 0
         for t in truths {
-            for r in Regression.runCase(truthPath: t, options: AnalysisOptions()) {
+            for r in Regression.runCase(truthPath: t, options: AnalysisOptions(), record: record) {
+                switch r.golden {
+                case .created: StdStream.out.write("RECORD \(r.name): new golden report\n")
+                case .rerecorded(let diff): StdStream.out.write("RECORD \(r.name): golden report changed\n\(diff)\n")
+                default: break
+                }
                 if let reason = known[r.name] {
                     if r.passed {
                         passed += 1
@@ -33,7 +43,7 @@ struct CheckCommand: ParsableCommand {
                     }
                 } else if r.passed {
                     passed += 1
-                    StdStream.out.write("PASS \(r.name): \(r.summary)\n")
+                    StdStream.out.write("PASS \(r.name): \(r.summary)\(r.golden == .matches ? "; golden report identical" : "")\n")
                 } else {
                     failed += 1
                     StdStream.out.write("FAIL \(r.name): \(r.summary)\n")

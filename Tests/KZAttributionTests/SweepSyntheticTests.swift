@@ -112,8 +112,11 @@ enum SweepSynth {
         let c = try #require(SweepSynth.control(hops: 6, maxTTL: 7))
         let silent = try #require(SweepSynth.test(maxTTL: 7) { $0 < 4 ? [.timeExceeded] : [.silence] })
         let r = TTLSweepAnalyzer.compare(test: silent, control: c)          // default options: CenTrace's 63
-        #expect(r.verdict == .canIdentifyServer && r.censorHop == 4 && r.middlebox == IPAddress("198.51.100.4"))
-        #expect(r.note.contains("timed out"))
+        // CenTrace's reading names the first silent TTL (hop 4, whose router answers the control); the probe never
+        // reached hop 4, so the censor is the last router that handled it: hop 3.
+        #expect(r.verdict == .canIdentifyServer && r.identifiedHop == 4 && r.middlebox == IPAddress("198.51.100.4"))
+        #expect(r.censorHop == 3 && r.censorRouter == IPAddress("198.51.100.3"))
+        #expect(r.note.contains("timed out") && r.note.contains("never reached hop 4"))
         let stopped = try #require(SweepSynth.test(maxTTL: 6) { $0 < 4 ? [.timeExceeded] : [.silence] })
         #expect(TTLSweepAnalyzer.compare(test: stopped, control: c).verdict == .probeTerminatedEarly)
     }
@@ -231,7 +234,7 @@ enum SweepSynth {
         let p = try #require(pairs.first)
         #expect(p.control.requestKey == "allowed.example" && p.test.requestKey == "blocked.kz.example")
         let r = TTLSweepAnalyzer.compare(test: p.test, control: p.control)
-        #expect(r.verdict == .canIdentifyServer && r.censorHop == 4)
+        #expect(r.verdict == .canIdentifyServer && r.identifiedHop == 4 && r.censorHop == 3)
         // Both healthy and equally far: ambiguous, not paired.
         var b2 = FrameBytesTable()
         let a = named(SweepSynth.sweep(ttls: 1...7, portBase: 40000, frameBase: 0) { $0 < 6 ? [.timeExceeded] : [.ack] }, &b2, blocked: false)

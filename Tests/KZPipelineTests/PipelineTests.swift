@@ -132,6 +132,77 @@ func labCapture(_ scenario: String, _ file: String = "client.pcap") -> String { 
     }
 }
 
+@Suite struct GoldenReportTests {
+    /// Copies a lab case into a fresh directory, lets `edit` change files there, and runs the case.
+    func runCopy(_ scenario: String, record: Bool = false, _ edit: (URL) throws -> Void = { _ in }) throws
+        -> (dir: URL, results: [Regression.CaseResult])
+    {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("kz-golden-\(scenario)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let src = URL(fileURLWithPath: "\(labDir)/\(scenario)")
+        for f in try fm.contentsOfDirectory(atPath: src.path) {
+            try fm.copyItem(at: src.appendingPathComponent(f), to: dir.appendingPathComponent(f))
+        }
+        try edit(dir)
+        return (dir, Regression.runCase(truthPath: dir.appendingPathComponent("truth.json").path, options: AnalysisOptions(),
+                                        record: record))
+    }
+
+    @Test func committedGoldenReportsMatchWhereverTheCaseIsCopied() throws {
+        let (dir, results) = try runCopy("http_rst_inpath")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(results.count == 2)
+        for r in results { #expect(r.golden == .matches, "\(r.name): \(r.problems)") }
+    }
+
+    @Test func anEditedGoldenReportFailsTheCaseWithADiff() throws {
+        let (dir, results) = try runCopy("http_rst_inpath") { d in
+            let g = d.appendingPathComponent("client.golden.json")
+            let text = try String(contentsOf: g, encoding: .utf8)
+            #expect(text.contains("\"tcp.rst_injection\""))
+            try text.replacingOccurrences(of: "\"tcp.rst_injection\"", with: "\"tcp.fin_injection\"")
+                .write(to: g, atomically: true, encoding: .utf8)
+        }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let client = try #require(results.first { $0.name.hasSuffix("client.pcap") })
+        #expect(!client.passed)
+        guard case .differs(let diff) = client.golden else { Issue.record("golden not compared: \(client.golden)"); return }
+        #expect(diff.contains("-") && diff.contains("\"tcp.fin_injection\""))
+        #expect(diff.contains("+") && diff.contains("\"tcp.rst_injection\""))
+        #expect(client.problems.contains { $0.contains("client.golden.json") })
+        // The server side's golden report was not touched.
+        #expect(results.first { $0.name.hasSuffix("server.pcap") }?.golden == .matches)
+    }
+
+    @Test func recordRewritesAndShowsTheChangeThenMatches() throws {
+        let (dir, results) = try runCopy("http_rst_inpath", record: true) { d in
+            let g = d.appendingPathComponent("client.golden.json")
+            let text = try String(contentsOf: g, encoding: .utf8)
+            try text.replacingOccurrences(of: "\"tcp.rst_injection\"", with: "\"tcp.fin_injection\"")
+                .write(to: g, atomically: true, encoding: .utf8)
+            try FileManager.default.removeItem(at: d.appendingPathComponent("server.golden.json"))
+        }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let client = try #require(results.first { $0.name.hasSuffix("client.pcap") })
+        guard case .rerecorded(let diff) = client.golden else { Issue.record("not re-recorded: \(client.golden)"); return }
+        #expect(diff.contains("\"tcp.fin_injection\""))
+        #expect(results.first { $0.name.hasSuffix("server.pcap") }?.golden == .created)
+        let again = Regression.runCase(truthPath: dir.appendingPathComponent("truth.json").path, options: AnalysisOptions())
+        for r in again { #expect(r.golden == .matches, "\(r.name)") }
+    }
+
+    @Test func lineDiffShowsOnlyTheChangedLinesWithContext() {
+        let old = (1...40).map { "line \($0)" }.joined(separator: "\n")
+        let new = old.replacingOccurrences(of: "line 20", with: "line twenty")
+        let d = Regression.lineDiff(old: old, new: new)
+        #expect(d.contains("-line 20") && d.contains("+line twenty"))
+        #expect(d.contains(" line 19") && d.contains(" line 21"))
+        #expect(!d.contains("line 5\n"))
+        #expect(Regression.lineDiff(old: "a\nb", new: "a\nb\nc").contains("+c"))
+    }
+}
+
 @Suite struct ExtractTests {
     @Test func extractWritesEvidenceFramesThatLibpcapReads() throws {
         let out = try Analyzer.run(paths: [labCapture("tls_interception")], options: AnalysisOptions())
