@@ -60,7 +60,7 @@ public enum Analyzer {
                 warnings.append(r.unreadable ? "cannot read \(e)" : "capture ended early: \(e); frames before it were analysed")
             }
             if r.pathPacketsTruncated {
-                warnings.append("\(path): path analysis used the first \(options.maxPathPackets) IP packets only")
+                warnings.append("\(path): path analysis kept its cap of \(options.maxPathPackets) packets (probe connections, ICMP); later ones were not used")
             }
             results.append(r)
         }

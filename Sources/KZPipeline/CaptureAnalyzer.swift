@@ -19,9 +19,12 @@ public struct CaptureResult: Sendable {
     public var filteredOut = 0
     public var flows = (tcp: 0, udp: 0, other: 0)
     public var anomalies: [String: (count: Int, first: FrameNumber)] = [:]
-    /// Decoded packets kept for path analysis (TTL sweeps, traceroutes), capped by `AnalysisOptions.maxPathPackets`.
+    /// Decoded packets kept for path analysis (TTL sweeps, traceroutes), chosen by `PathPacketKeeper` and capped by
+    /// `AnalysisOptions.maxPathPackets`.
     public var pathPackets: [DecodedPacket] = []
     public var pathPacketsTruncated = false
+    /// Undecided connections the keeper evicted to stay within its caps.
+    public var pathPendingEvicted = 0
     /// Leading bytes (≤ 4 KiB) of kept frames that carry payload, ICMP or IP options (for sweeps that judge responses
     /// by content, record-route and quoted headers), within a 32 MiB budget.
     public var payloads: [FrameNumber: [UInt8]] = [:]
@@ -33,8 +36,6 @@ public struct CaptureResult: Sendable {
 
 /// Runs one capture through decode → defragmentation → flow table → parsers, streaming detector events to `observe`.
 public enum CaptureAnalyzer {
-    static let payloadKeepBudget = 32 * 1024 * 1024
-
     public static func run(path: String, options: AnalysisOptions, filter: BPFFilter?,
                            observe: (AnalysisEvent) -> Void) -> CaptureResult {
         let reader: CaptureReader
@@ -55,11 +56,9 @@ public enum CaptureAnalyzer {
         var acct = PacketAccounting()
         var first: Timestamp?
         var last: Timestamp?
-        var pathPackets: [DecodedPacket] = []
-        var truncated = false
-        var payloads: [FrameNumber: [UInt8]] = [:]
-        var payloadBudget = payloadKeepBudget
-        let maxPath = options.maxPathPackets
+        var keeperLimits = PathPacketKeeper.Limits()
+        keeperLimits.maxKept = options.maxPathPackets
+        var keeper = PathPacketKeeper(limits: keeperLimits)
         var filteredOut = 0
         var bytesRead = 0
         let progress = options.progress
@@ -75,16 +74,7 @@ public enum CaptureAnalyzer {
             if first == nil { first = f.timestamp }
             last = f.timestamp
             guard p.ip != nil else { return }
-            if pathPackets.count < maxPath {
-                pathPackets.append(p)
-                if payloadBudget > 0 && (p.payloadCapturedLength > 0 || p.icmp != nil || (p.ip?.hasOptions ?? false)) {
-                    let n = min(f.bytes.count, 4096)
-                    payloads[p.frame] = Array(f.bytes.slice(0..<n))
-                    payloadBudget -= n
-                }
-            } else {
-                truncated = true
-            }
+            keeper.offer(p, bytes: f.bytes)
             if p.flags.contains(.fragment) {
                 switch defrag.process(p, frame: f.bytes) {
                 case .reassembled(let d):
@@ -120,6 +110,9 @@ public enum CaptureAnalyzer {
         }
         let stats = table.stats
         if stats.evicted > 0 { sink.note("flow.evicted", frame: 0, count: stats.evicted) }
+        keeper.finish()
+        if keeper.pendingEvicted > 0 { sink.note("path.pending_evicted", frame: 0, count: keeper.pendingEvicted) }
+        if keeper.truncated { sink.note("path.keep_cap", frame: 0) }
 
         if case .failed(let e) = end { result.error = e }
         result.accounting = acct
@@ -128,9 +121,10 @@ public enum CaptureAnalyzer {
         result.filteredOut = filteredOut
         result.flows = sink.flowCounts
         result.anomalies = sink.anomalyCounts
-        result.pathPackets = pathPackets
-        result.pathPacketsTruncated = truncated
-        result.payloads = payloads
+        result.pathPackets = keeper.kept
+        result.pathPacketsTruncated = keeper.truncated
+        result.pathPendingEvicted = keeper.pendingEvicted
+        result.payloads = keeper.payloads
         if options.collectViews {
             result.flowRecords = sink.flowRecords
             result.httpRows = sink.viewHTTP

@@ -1,0 +1,241 @@
+import KZWire
+
+/// Chooses, in one pass and in bounded memory, the packets that path analysis needs (`TTLSweepBuilder`,
+/// `PathEvidence.traceroutes`), so a TTL sweep or a traceroute anywhere in a large capture is still found.
+///
+/// What is kept:
+/// - every ICMP/ICMPv6 packet (errors that quote a probe, echo requests and replies) and every IPv4 packet with options
+///   (record route);
+/// - every packet of a **probe connection**: a TCP connection whose first client data segment left with a lower IP TTL
+///   than the client's handshake packets (CenTrace and Xu–Mao–Halderman: handshake at the normal TTL, then the request
+///   TTL-limited), or one that an ICMP error quotes. Until that first data segment a connection's packets wait in a
+///   small pending list (at most `pendingPerConnection` packets, at most `maxPendingConnections` connections, the oldest
+///   evicted first); an ordinary connection's pending packets are dropped at the decision;
+/// - a TTL-limited UDP datagram or TCP SYN (a traceroute probe, TTL ≤ `probeTTL`) once an ICMP error quotes it, from
+///   a ring of the last `recentProbes` such packets;
+/// - at the end, connections still pending that only ever saw client SYNs (handshake timeouts inside a sweep).
+/// Everything else passes by. `kept` is capped at `maxKept` packets (`truncated` then says so) and the leading bytes of
+/// kept frames at `payloadBudget` bytes; no structure grows with the capture.
+struct PathPacketKeeper {
+    struct Limits {
+        var maxKept = 200_000
+        var maxPendingConnections = 16_384
+        var pendingPerConnection = 6
+        var maxProbeConnections = 65_536
+        var recentProbes = 8_192
+        var probeTTL: UInt8 = 64
+        var payloadBudget = 32 * 1024 * 1024
+        /// Leading bytes kept of each frame that carries payload, ICMP or IP options.
+        var framePrefix = 4096
+    }
+
+    /// One TCP connection, endpoints in canonical order (lower address and port first).
+    struct ConnKey: Hashable {
+        var a: IPAddress, ap: UInt16, b: IPAddress, bp: UInt16
+        init(_ s: IPAddress, _ sp: UInt16, _ d: IPAddress, _ dp: UInt16) {
+            if (s, sp) < (d, dp) { a = s; ap = sp; b = d; bp = dp } else { a = d; ap = dp; b = s; bp = sp }
+        }
+    }
+
+    /// A probe candidate's identity as an ICMP error quotes it.
+    struct QuoteKey: Hashable { var src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16 }
+
+    struct Pending {
+        var packets: [DecodedPacket] = []
+        var prefixes: [FrameNumber: [UInt8]] = [:]
+        var client: (IPAddress, UInt16)?
+        var clientTTLMin: UInt8 = .max
+        var onlyClientSYNs = true
+    }
+
+    let limits: Limits
+    private(set) var kept: [DecodedPacket] = []
+    private var keptFrames: Set<FrameNumber> = []
+    private(set) var payloads: [FrameNumber: [UInt8]] = [:]
+    private(set) var truncated = false
+    /// Undecided connections evicted to stay within `maxPendingConnections` (their packets were not kept).
+    private(set) var pendingEvicted = 0
+    private var budget: Int
+    private var pending: [ConnKey: Pending] = [:]
+    private var pendingOrder: [ConnKey] = []          // FIFO with lazy deletion; compacted when half is stale
+    private var pendingHead = 0
+    private var probes: Set<ConnKey> = []
+    private var decided: Set<ConnKey> = []            // ordinary connections; cleared when full
+    private var ring: [DecodedPacket?]
+    private var ringNext = 0
+    private var ringIndex: [QuoteKey: Int] = [:]
+
+    init(limits: Limits = Limits()) {
+        self.limits = limits
+        budget = limits.payloadBudget
+        ring = Array(repeating: nil, count: max(1, limits.recentProbes))
+    }
+
+    /// Offers one decoded IP packet with its frame bytes.
+    mutating func offer(_ p: DecodedPacket, bytes: UnsafeRawBufferPointer) {
+        guard let ip = p.ip else { return }
+        if let icmp = p.icmp {
+            if let q = icmp.quoted, let sp = q.srcPort, let dp = q.dstPort {
+                claimRecent(QuoteKey(src: q.src, dst: q.dst, proto: q.proto.rawValue, sport: sp, dport: dp))
+                if q.proto == .tcp { promote(ConnKey(q.src, sp, q.dst, dp)) }
+            }
+            keep(p, bytes: bytes)
+            return
+        }
+        if ip.hasOptions { keep(p, bytes: bytes); return }
+        switch p.transport {
+        case .tcp(let t):
+            let k = ConnKey(ip.src, t.srcPort, ip.dst, t.dstPort)
+            let synOnly = t.flags.contains(.syn) && !t.flags.contains(.ack)
+            if synOnly && ip.ttl <= limits.probeTTL {
+                remember(p, QuoteKey(src: ip.src, dst: ip.dst, proto: 6, sport: t.srcPort, dport: t.dstPort))
+            }
+            if probes.contains(k) { keep(p, bytes: bytes); return }
+            if decided.contains(k) { return }
+            track(p, t, k, bytes: bytes)
+        case .udp(let u):
+            if ip.ttl <= limits.probeTTL {
+                remember(p, QuoteKey(src: ip.src, dst: ip.dst, proto: 17, sport: u.srcPort, dport: u.dstPort))
+            }
+        default:
+            break
+        }
+    }
+
+    /// Ends the pass: keeps connections that only saw client SYNs, then sorts `kept` by frame.
+    mutating func finish() {
+        let leftovers = pending.filter { $0.value.onlyClientSYNs }.sorted { $0.value.packets[0].frame < $1.value.packets[0].frame }
+        for (_, entry) in leftovers { flush(entry) }
+        pending.removeAll()
+        pendingOrder.removeAll()
+        kept.sort { $0.frame < $1.frame }
+    }
+
+    // MARK: connections
+
+    private mutating func track(_ p: DecodedPacket, _ t: TCPSummary, _ k: ConnKey, bytes: UnsafeRawBufferPointer) {
+        guard let ip = p.ip else { return }
+        var entry: Pending
+        if let e = pending[k] {
+            entry = e
+        } else {
+            if pending.count >= limits.maxPendingConnections { evictOldestPending() }
+            entry = Pending()
+            pendingOrder.append(k)
+        }
+        let synOnly = t.flags.contains(.syn) && !t.flags.contains(.ack)
+        if synOnly, entry.client == nil { entry.client = (ip.src, t.srcPort) }
+        if t.flags.contains(.syn) && t.flags.contains(.ack), entry.client == nil { entry.client = (ip.dst, t.dstPort) }
+        let fromClient = entry.client.map { $0.0 == ip.src && $0.1 == t.srcPort } ?? false
+        if !(fromClient && synOnly) { entry.onlyClientSYNs = false }
+        let isData = p.payloadLength > 0
+        if fromClient && isData && !t.flags.contains(.syn) && !t.flags.contains(.rst) {
+            // The decision: the first client data segment.
+            let probe = entry.clientTTLMin != .max && ip.ttl < entry.clientTTLMin
+            pending[k] = nil
+            if probe {
+                flush(entry)
+                keep(p, bytes: bytes)
+                if probes.count < limits.maxProbeConnections { probes.insert(k) }
+            } else {
+                if decided.count >= limits.maxPendingConnections * 4 { decided.removeAll(keepingCapacity: true) }
+                decided.insert(k)
+            }
+            return
+        }
+        if fromClient { entry.clientTTLMin = min(entry.clientTTLMin, ip.ttl) }
+        if entry.packets.count >= limits.pendingPerConnection {
+            // Too long without a client request (server speaks first, or mid-stream): not a sweep probe.
+            pending[k] = nil
+            decided.insert(k)
+            return
+        }
+        entry.packets.append(p)
+        if p.payloadCapturedLength > 0 { entry.prefixes[p.frame] = prefix(bytes) }
+        pending[k] = entry
+    }
+
+    /// An ICMP error quoted this connection: keep what is pending and what follows.
+    private mutating func promote(_ k: ConnKey) {
+        if let e = pending.removeValue(forKey: k) { flush(e) }
+        decided.remove(k)
+        if probes.count < limits.maxProbeConnections { probes.insert(k) }
+    }
+
+    private mutating func evictOldestPending() {
+        while pendingHead < pendingOrder.count {
+            let k = pendingOrder[pendingHead]
+            pendingHead += 1
+            if pending.removeValue(forKey: k) != nil { pendingEvicted += 1; break }
+        }
+        if pendingHead > 4096 && pendingHead * 2 > pendingOrder.count {
+            pendingOrder.removeFirst(pendingHead)
+            pendingHead = 0
+        }
+        if pendingOrder.count > limits.maxPendingConnections * 8 {
+            // Lazy deletions piled up (connections decided long ago): rebuild from what is still pending.
+            let live = Set(pending.keys)
+            pendingOrder = pendingOrder[pendingHead...].filter { live.contains($0) }
+            pendingHead = 0
+        }
+    }
+
+    private mutating func flush(_ e: Pending) {
+        for q in e.packets where append(q) {
+            if let b = e.prefixes[q.frame], budget > 0 {
+                payloads[q.frame] = b
+                budget -= b.count
+            }
+        }
+    }
+
+    // MARK: traceroute probes
+
+    private mutating func remember(_ p: DecodedPacket, _ k: QuoteKey) {
+        if let old = ring[ringNext], let ip = old.ip, let ok = quoteKey(of: old, ip), ringIndex[ok] == ringNext {
+            ringIndex[ok] = nil
+        }
+        ring[ringNext] = p
+        ringIndex[k] = ringNext
+        ringNext = (ringNext + 1) % ring.count
+    }
+
+    private func quoteKey(of p: DecodedPacket, _ ip: IPSummary) -> QuoteKey? {
+        switch p.transport {
+        case .tcp(let t): return QuoteKey(src: ip.src, dst: ip.dst, proto: 6, sport: t.srcPort, dport: t.dstPort)
+        case .udp(let u): return QuoteKey(src: ip.src, dst: ip.dst, proto: 17, sport: u.srcPort, dport: u.dstPort)
+        default: return nil
+        }
+    }
+
+    private mutating func claimRecent(_ k: QuoteKey) {
+        guard let i = ringIndex[k], let p = ring[i] else { return }
+        ringIndex[k] = nil
+        ring[i] = nil
+        append(p)
+    }
+
+    // MARK: keeping
+
+    /// Adds `p` unless it is already kept; false when it was not added (duplicate, or the cap).
+    @discardableResult
+    private mutating func append(_ p: DecodedPacket) -> Bool {
+        guard kept.count < limits.maxKept else { truncated = true; return false }
+        guard keptFrames.insert(p.frame).inserted else { return false }
+        kept.append(p)
+        return true
+    }
+
+    private mutating func keep(_ p: DecodedPacket, bytes: UnsafeRawBufferPointer) {
+        guard append(p) else { return }
+        if budget > 0 && (p.payloadCapturedLength > 0 || p.icmp != nil || (p.ip?.hasOptions ?? false)) {
+            let b = prefix(bytes)
+            payloads[p.frame] = b
+            budget -= b.count
+        }
+    }
+
+    private func prefix(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+        Array(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, limits.framePrefix)]))
+    }
+}
