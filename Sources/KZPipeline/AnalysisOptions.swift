@@ -20,6 +20,9 @@ public struct AnalysisOptions: Sendable {
     /// Most decoded packets kept per capture for path analysis (TTL sweeps, traceroutes); beyond, path analysis uses
     /// what was kept and says so.
     public var maxPathPackets = 200_000
+    /// 1: read, decode and analyse on one thread. 2: read and decode on a second thread that hands batches of packets
+    /// to the flow stage (flows, reassembly, parsers, detectors); the result is identical. More is treated as 2.
+    public var threads = 1
     /// Collect per-flow, DNS, HTTP and TLS rows for the views.
     public var collectViews = false
     /// Called about every 256k frames with (capture, frames so far, bytes read so far, flows closed so far).

@@ -3,6 +3,8 @@ import KZDetect
 import KZFlow
 import KZProtocols
 import KZWire
+import Foundation
+import Synchronization
 
 /// What one capture yielded besides findings.
 public struct CaptureResult: Sendable {
@@ -49,58 +51,61 @@ public enum CaptureAnalyzer {
         }
         var result = CaptureResult(path: path, format: reader.format.rawValue,
                                    linkTypes: Array(Set(reader.linkTypes.map(\.description))).sorted())
-        let decoder = PacketDecoder()
         var table = FlowTable(limits: options.flowLimits)
-        var defrag = IPDefragmenter()
         var sink = PipelineSink(capture: path, collectViews: options.collectViews)
-        var acct = PacketAccounting()
-        var first: Timestamp?
-        var last: Timestamp?
         var keeperLimits = PathPacketKeeper.Limits()
         keeperLimits.maxKept = options.maxPathPackets
-        var keeper = PathPacketKeeper(limits: keeperLimits)
-        var filteredOut = 0
-        var bytesRead = 0
+        let read = ReadStage(reader: reader, filter: filter, keeper: PathPacketKeeper(limits: keeperLimits))
+        let flows = FlowCountBox()
         let progress = options.progress
+        let tick: @Sendable (Int, Int) -> Void = { frames, bytes in progress?(path, frames, bytes, flows.value.load(ordering: .relaxed)) }
 
-        let end = reader.forEachFrame(filter: filter, filteredOut: &filteredOut) { f in
-            let p = decoder.decode(f.bytes, frame: f.number, timestamp: f.timestamp, wireLength: f.wireLength,
-                                   linkType: f.linkType)
-            acct.count(p.status)
-            bytesRead &+= f.capturedLength &+ 16
-            if let progress, acct.frames & 0x3ffff == 0 {
-                progress(path, acct.frames, bytesRead, sink.flowCounts.tcp + sink.flowCounts.udp + sink.flowCounts.other)
-            }
-            if first == nil { first = f.timestamp }
-            last = f.timestamp
-            guard p.ip != nil else { return }
-            keeper.offer(p, bytes: f.bytes)
-            if p.flags.contains(.fragment) {
-                switch defrag.process(p, frame: f.bytes) {
-                case .reassembled(let d):
-                    for c in d.conflicts { sink.note("ip.fragment_overlap_conflict", frame: c.secondFrame) }
-                    d.bytes.withUnsafeBytes { b in
-                        let q = decoder.decodeDatagram(b, frame: d.lastFrame, timestamp: d.lastTimestamp)
-                        if q.status.isOK { table.process(q, frame: b, into: &sink) }
-                    }
-                case .dropped(let reason):
-                    sink.note(reason, frame: p.frame)
-                case .notFragment:
-                    table.process(p, frame: f.bytes, into: &sink)
-                case .buffered:
-                    break
-                }
-            } else if p.status.isOK || p.flags.contains(.snapTruncated) {
-                table.process(p, frame: f.bytes, into: &sink)
-            }
+        // The flow stage: flow table, reassembly, parsers, detectors (through `observe`), in frame order.
+        func flowPacket(_ p: DecodedPacket, _ bytes: UnsafeRawBufferPointer) {
+            table.process(p, frame: bytes, into: &sink)
             if !sink.events.isEmpty {
                 for e in sink.events { observe(e) }
                 sink.events.removeAll(keepingCapacity: true)
             }
         }
+        if options.threads > 1 {
+            // Reading and decoding on a second thread, handing over batches of decoded packets and copied frame
+            // bytes; the flow stage consumes them here, in order, so the result equals the one-thread run.
+            let channel = BatchChannel(depth: 4)
+            let thread = Thread {
+                var batch = channel.freeBatch()
+                read.run(packet: { p, b in
+                    if !batch.add(p, b) { channel.put(batch); batch = channel.freeBatch(); _ = batch.add(p, b) }
+                }, note: { name, frame in batch.items.append(.note(name, frame)) }, tick: tick)
+                channel.put(batch)
+                channel.close()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+            while let batch = channel.take() {
+                batch.arena.withUnsafeBytes { arena in
+                    for item in batch.items {
+                        switch item {
+                        case .packet(let p, let offset, let length):
+                            flowPacket(p, UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + length)]))
+                        case .note(let name, let frame):
+                            sink.note(name, frame: frame)
+                        }
+                    }
+                }
+                flows.value.store(sink.flowCounts.tcp + sink.flowCounts.udp + sink.flowCounts.other, ordering: .relaxed)
+                channel.recycle(batch)
+            }
+        } else {
+            read.run(packet: { p, b in
+                flowPacket(p, b)
+            }, note: { name, frame in sink.note(name, frame: frame) }, tick: { frames, bytes in
+                flows.value.store(sink.flowCounts.tcp + sink.flowCounts.udp + sink.flowCounts.other, ordering: .relaxed)
+                tick(frames, bytes)
+            })
+        }
+        let end = read.end ?? .complete
         table.finish(into: &sink)
-        defrag.finish()
-        for d in defrag.takeDiscarded() { sink.note(d.reason, frame: d.fragmentFrames.first ?? 0) }
         for e in sink.events { observe(e) }
         sink.events.removeAll()
         result.dnsTransactions = sink.dns.finish()
@@ -110,9 +115,10 @@ public enum CaptureAnalyzer {
         }
         let stats = table.stats
         if stats.evicted > 0 { sink.note("flow.evicted", frame: 0, count: stats.evicted) }
-        keeper.finish()
+        let keeper = read.keeper
         if keeper.pendingEvicted > 0 { sink.note("path.pending_evicted", frame: 0, count: keeper.pendingEvicted) }
         if keeper.truncated { sink.note("path.keep_cap", frame: 0) }
+        let acct = read.acct, first = read.first, last = read.last, filteredOut = read.filteredOut
 
         if case .failed(let e) = end { result.error = e }
         result.accounting = acct

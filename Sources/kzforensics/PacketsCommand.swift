@@ -1,3 +1,4 @@
+import Foundation
 import ArgumentParser
 import KZCapture
 import KZWire
@@ -9,6 +10,9 @@ enum PacketsFormat: String, ExpressibleByArgument, CaseIterable {
     case text, jsonl, summary
 }
 
+/// Two stages (read+decode, flows+analysis) use at most two cores.
+let defaultThreads = min(2, max(1, ProcessInfo.processInfo.activeProcessorCount))
+
 struct CaptureOptions: ParsableArguments {
     @Argument(help: "Capture files (pcap or pcapng).")
     var files: [String]
@@ -18,6 +22,9 @@ struct CaptureOptions: ParsableArguments {
 
     @Option(help: "Record reader: native (mmap walker, default) or libpcap (pcap_next_ex).")
     var reader: String = "native"
+
+    @Option(help: "Threads for the flow views: 1, or 2 to read and decode beside the flow stage (default: 2 when the machine has 2 cores; same output). `packets` always uses one.")
+    var threads: Int = defaultThreads
 
     func engine() throws -> CaptureEngine {
         guard let e = CaptureEngine(rawValue: reader) else {

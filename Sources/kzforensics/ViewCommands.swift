@@ -15,6 +15,8 @@ func collectViews(_ capture: CaptureOptions) throws -> [CaptureResult] {
     o.collectViews = true
     o.filter = capture.filter
     o.engine = try capture.engine()
+    guard capture.threads >= 1 else { throw ValidationError("--threads must be 1 or more") }
+    o.threads = capture.threads
     let outcome = try Analyzer.run(paths: capture.files, options: o)
     for c in outcome.captures where c.error != nil {
         StdStream.err.write("kzforensics: warning: \(c.error!)\n")

@@ -1,0 +1,162 @@
+import Foundation
+import KZCapture
+import KZFlow
+import KZWire
+import Synchronization
+
+/// The first stage of `CaptureAnalyzer`: read frames, decode, account, keep path packets, defragment. It hands each
+/// packet the flow stage must see to `packet` (with the bytes the packet's offsets index: the frame, or a rebuilt
+/// datagram) and each anomaly it finds to `note`, in frame order. It runs on the caller's thread (`--threads 1`) or on
+/// its own (`--threads 2`); either way it owns its state, and the caller reads it only after `run` returned.
+final class ReadStage: @unchecked Sendable {
+    let reader: CaptureReader
+    let filter: BPFFilter?
+    let decoder = PacketDecoder()
+    var keeper: PathPacketKeeper
+    var defrag = IPDefragmenter()
+    var acct = PacketAccounting()
+    var first: Timestamp?
+    var last: Timestamp?
+    var filteredOut = 0
+    var bytesRead = 0
+    var end: CaptureEnd?
+
+    init(reader: CaptureReader, filter: BPFFilter?, keeper: PathPacketKeeper) {
+        self.reader = reader
+        self.filter = filter
+        self.keeper = keeper
+    }
+
+    func run(packet: (DecodedPacket, UnsafeRawBufferPointer) -> Void, note: (String, FrameNumber) -> Void,
+             tick: (Int, Int) -> Void) {
+        let decoder = self.decoder
+        var acct = self.acct, bytesRead = 0, first: Timestamp?, last: Timestamp?
+        var filteredOut = 0
+        end = reader.forEachFrame(filter: filter, filteredOut: &filteredOut) { f in
+            let p = decoder.decode(f.bytes, frame: f.number, timestamp: f.timestamp, wireLength: f.wireLength,
+                                   linkType: f.linkType)
+            acct.count(p.status)
+            bytesRead &+= f.capturedLength &+ 16
+            if acct.frames & 0x3ffff == 0 { tick(acct.frames, bytesRead) }
+            if first == nil { first = f.timestamp }
+            last = f.timestamp
+            guard p.ip != nil else { return }
+            keeper.offer(p, bytes: f.bytes)
+            if p.flags.contains(.fragment) {
+                switch defrag.process(p, frame: f.bytes) {
+                case .reassembled(let d):
+                    for c in d.conflicts { note("ip.fragment_overlap_conflict", c.secondFrame) }
+                    d.bytes.withUnsafeBytes { b in
+                        let q = decoder.decodeDatagram(b, frame: d.lastFrame, timestamp: d.lastTimestamp)
+                        if q.status.isOK { packet(q, b) }
+                    }
+                case .dropped(let reason):
+                    note(reason, p.frame)
+                case .notFragment:
+                    packet(p, f.bytes)
+                case .buffered:
+                    break
+                }
+            } else if p.status.isOK || p.flags.contains(.snapTruncated) {
+                packet(p, f.bytes)
+            }
+        }
+        defrag.finish()
+        for d in defrag.takeDiscarded() { note(d.reason, d.fragmentFrames.first ?? 0) }
+        keeper.finish()
+        self.acct = acct
+        self.bytesRead = bytesRead
+        self.first = first
+        self.last = last
+        self.filteredOut = filteredOut
+    }
+}
+
+/// Flows closed so far, published by the flow stage for the progress line.
+final class FlowCountBox: Sendable {
+    let value = Atomic<Int>(0)
+}
+
+/// What the read stage hands the flow stage: decoded packets with their bytes copied into one arena, and anomalies,
+/// in the order they happened.
+final class PacketBatch {
+    enum Item {
+        case packet(DecodedPacket, offset: Int, length: Int)
+        case note(String, FrameNumber)
+    }
+    static let maxItems = 2048
+    static let arenaBytes = 2 << 20
+    var items: [Item] = []
+    var arena: [UInt8] = []
+
+    init() {
+        items.reserveCapacity(Self.maxItems)
+        arena.reserveCapacity(Self.arenaBytes)
+    }
+
+    /// Appends a packet unless the batch is full (then false, and nothing was added). A packet larger than the arena
+    /// goes alone into an empty batch.
+    func add(_ p: DecodedPacket, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        if !items.isEmpty && (items.count >= Self.maxItems || arena.count + bytes.count > Self.arenaBytes) { return false }
+        items.append(.packet(p, offset: arena.count, length: bytes.count))
+        arena.append(contentsOf: bytes)
+        return true
+    }
+
+    func reset() {
+        items.removeAll(keepingCapacity: true)
+        arena.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A bounded hand-over of batches from one producer thread to one consumer: `depth` batches circulate, so memory stays
+/// at `depth` × (2 MiB arena + 2048 packets) whatever the capture size.
+final class BatchChannel: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var full: [PacketBatch] = []
+    private var free: [PacketBatch]
+    private var closed = false
+
+    init(depth: Int) {
+        free = (0..<max(2, depth)).map { _ in PacketBatch() }
+    }
+
+    /// An empty batch for the producer; waits until the consumer returns one.
+    func freeBatch() -> PacketBatch {
+        cond.lock()
+        defer { cond.unlock() }
+        while free.isEmpty { cond.wait() }
+        return free.removeLast()
+    }
+
+    func put(_ b: PacketBatch) {
+        cond.lock()
+        full.append(b)
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// The producer is done: `take` returns nil once the queued batches are consumed.
+    func close() {
+        cond.lock()
+        closed = true
+        cond.broadcast()
+        cond.unlock()
+    }
+
+    /// The next full batch in order, or nil when the producer closed and none is left.
+    func take() -> PacketBatch? {
+        cond.lock()
+        defer { cond.unlock() }
+        while full.isEmpty && !closed { cond.wait() }
+        return full.isEmpty ? nil : full.removeFirst()
+    }
+
+    func recycle(_ b: PacketBatch) {
+        b.reset()
+        cond.lock()
+        free.append(b)
+        cond.broadcast()
+        cond.unlock()
+    }
+}
