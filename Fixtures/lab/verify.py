@@ -340,10 +340,26 @@ def verify_scenario(sd):
     return c, total
 
 
+def server_stream(fl):
+    """The server's bytes in sequence order (segments lost and retransmitted, reordered or duplicated on the path are
+    put back in place); arrival order for UDP."""
+    srv = fl.from_server()
+    syn = [f for f in srv if f.tcp is not None and f.tcp.flags.S]
+    if fl.proto != "tcp" or not syn:
+        return b"".join(f.payload for f in srv)
+    isn = syn[0].tcp.seq
+    buf = bytearray()
+    for f in sorted((f for f in srv if f.payload), key=lambda f: (f.tcp.seq - isn) % 2**32):
+        off = (f.tcp.seq - isn - 1) % 2**32
+        if off <= len(buf):
+            buf[off:off + len(f.payload)] = f.payload
+    return bytes(buf)
+
+
 def control_flow_ok(fl, target):
     """A negative control's flow did what the client asked for: HTTP 200 with the real page or download, a TLS
     exchange, a DNS answer, or (closed port) the server's own RST+ACK to the SYN."""
-    payload = b"".join(f.payload for f in fl.from_server())
+    payload = server_stream(fl)
     if "host" in target:
         return payload.startswith(b"HTTP/1.1 200") and (b"Real content of " + target["host"].encode() in payload
                                                          or b"kzlab-download-" + target["host"].encode() in payload)
