@@ -69,6 +69,30 @@ SPEC = {
     "sweep_sni_drop": dict(desc="CenTrace TTL sweep: blocked and control TLS ClientHellos sent with IP TTL 1..7 toward "
                                 "an in-path censor that silently drops the blocked ClientHello.",
                            detector="tls.sni_blocking", blocked=[{"sni": B}], conf="medium", sweep=True),
+    # negative controls: real traffic, no censor; nothing may be reported above `low`
+    "control_server_rst": dict(desc="Negative control, no censor: the server itself resets connections. Two SYNs to "
+                                    "closed ports get the server kernel's RST+ACK (Zeek REJ); two HTTP servers answer "
+                                    "200 and then reset (SO_LINGER 0); one aborts a 60 kB response after about 12 kB "
+                                    "with a RST; one answers and closes with the request body unread, so its kernel "
+                                    "resets. Every RST comes from the server with the server's TTL.",
+                               detector=None, blocked=[], control=True),
+    "control_nat_rst": dict(desc="Negative control, no censor: hop 2 is a NAT (MASQUERADE to 10.77.2.2, established "
+                                 "TCP state timeout 20 s, no mid-stream pickup, INVALID TCP answered with tcp-reset). "
+                                 "A keep-alive HTTP connection idles 35 s; its next request matches no NAT state and "
+                                 "the NAT router answers it with a RST in the server's name, from 2 hops nearer than "
+                                 "the server. A connection idle 5 s and fresh connections pass normally.",
+                            detector=None, blocked=[], control=True,
+                            middlebox="the NAT on hop 2 (10.77.1.1) answered a segment sent after its state timeout"),
+    "control_cdn_rotation": dict(desc="Negative control, no censor: an authoritative DNS server answers repeated "
+                                      "queries for cdn.example (six, separate IDs and ports) with one of four edge "
+                                      "addresses in rotation and varying answer TTLs (20..3600 s), and "
+                                      "multi.cdn.example with a rotating pair; the client fetches a page from each "
+                                      "returned address.", detector=None, blocked=[], control=True),
+    "control_retransmissions_tls13": dict(desc="Negative control, no censor: hop 3 is a lossy link (lib/nfq_impair.py: "
+                                               "drops, 25 ms holds that reorder, byte-identical duplicates, a lost SYN "
+                                               "and lost first requests/ClientHellos) under two HTTP downloads and two "
+                                               "TLS 1.3 downloads of 30 kB; the endpoints' TCP repairs every loss.",
+                                          detector=None, blocked=[], control=True),
 }
 VARIABLE = ["timestamps", "client_ports", "tcp_seq", "ip_id", "dns_id", "checksums", "frame_numbers",
             "frame_count", "retransmission_count", "certificates", "tls_random", "durations"]
@@ -91,6 +115,25 @@ def is_blocked(target, spec):
     return any(target == b for b in spec["blocked"])
 
 
+def control_flows(cap, fr, forged, spec, clean, middlebox):
+    """Negative controls: every TCP flow and DNS transaction is clean (nobody censors anything). Frames the peer never
+    sent are listed as middlebox_frames with who sent them; in a control only the NAT scenario may have any."""
+    for fl in L.flows(fr):
+        if fl.proto not in ("tcp", "udp") or (fl.proto == "udp" and fl.key[4] != 53):
+            continue
+        if not fl.from_server():
+            continue
+        entry = {"capture": cap, "proto": fl.proto, "server": fl.server, "target": fl.target}
+        if entry not in clean:
+            clean.append(entry)
+        mine = sorted(f.no for f in fl.frames if f.no in forged)
+        if mine:
+            middlebox.append({"capture": cap, "proto": fl.proto, "server": fl.server, "target": fl.target,
+                              "frames": mine, "kinds": sorted({L.injected_kind(fr[n - 1]) for n in mine}),
+                              "ttl": sorted({fr[n - 1].ttl for n in mine}),
+                              "sender": spec.get("middlebox", "unexplained")})
+
+
 def main():
     sd = sys.argv[1]
     meta = json.load(open(os.path.join(sd, ".meta.json")))
@@ -101,18 +144,17 @@ def main():
         if os.path.exists(os.path.join(sd, name)):
             caps.append({"file": name, "vantage": vantage})
     frames = {c["file"]: L.load(os.path.join(sd, c["file"])) for c in caps}
-    server_frames = frames.get("server.pcap", [])
-    client_frames = frames.get("client.pcap", []) + frames.get("client2.pcap", [])
+    forged_by_cap = L.forged_by_capture(frames, {c["file"]: c["vantage"] for c in caps}, scen)
     censor = meta["censor"]
     interfered, clean = [], []
+    middlebox = []
     sweep_probes = []
     for c in caps:
         fr = frames[c["file"]]
-        if c["vantage"] == "server":
-            forged = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, L.CLIENTS | L.CLIENTS2))
-        else:
-            me = L.CLIENTS if c["vantage"] == "client" else L.CLIENTS2
-            forged = set(L.forged_frames(fr, server_frames, me, L.SERVER_ADDRS))
+        forged = forged_by_cap[c["file"]]
+        if spec.get("control"):
+            control_flows(c["file"], fr, forged, spec, clean, middlebox)
+            continue
         for fl in L.flows(fr):
             if fl.proto not in ("tcp", "udp"):
                 continue
@@ -181,6 +223,9 @@ def main():
              "topology": ({"client": L.CLIENT_V6, "server": L.SERVER_V6, "hops": L.HOPS_V6} if spec.get("v6") else
                           {"client": L.CLIENT, "server": L.SERVER, "hops": L.HOPS}),
              "censor": censor, "interfered": interfered, "clean": clean, "sweep": sweep, "variable": VARIABLE}
+    if spec.get("control"):
+        # beyond the schema: packets that the peer never sent but that an innocent middlebox did (a NAT's RST)
+        truth["middlebox_frames"] = middlebox
     if "client2.pcap" in frames:
         truth["vantages"] = [{"capture": "client2.pcap", "client": L.CLIENT2, "hops": L.HOPS2,
                               "crosses_censor": False}]

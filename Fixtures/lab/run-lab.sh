@@ -10,7 +10,8 @@ PY=/usr/bin/python3            # Debian python with python3-scapy, not a pyenv p
 P=kzlab-
 SCENARIOS_ALL="baseline http_rst_inpath http_rst_inpath_v6 http_rst_onpath sni_rst_inpath sni_rst_onpath sni_drop dns_injection \
 http_blockpage tls_interception ip_blackhole icmp_prohibited throttling two_vantages \
-sweep_http_inpath sweep_http_onpath sweep_sni_onpath sweep_sni_inpath sweep_http_nfqueue sweep_sni_drop"
+sweep_http_inpath sweep_http_onpath sweep_sni_onpath sweep_sni_inpath sweep_http_nfqueue sweep_sni_drop \
+control_server_rst control_nat_rst control_cdn_rotation control_retransmissions_tls13"
 OUT=""; HOP_OVERRIDE=""; TTL_OVERRIDE=""; VERIFY=1; WANT=""
 SERVER_DELAY_MS=300   # origin answers late (a far server), so on-path injectors win their race
 DNS_DELAY_MS=250      # dnsmasq answers leave the server namespace this late (nfnetlink_queue delayer)
@@ -111,7 +112,7 @@ build_topology() {
   link c2 eth0 10.77.20.2 fd77:20::2  a1 tocli 10.77.20.1 fd77:20::1
   link a1 tosrv 10.77.21.2 fd77:21::2    a2 tocli 10.77.21.1 fd77:21::1
   link a2 tosrv 10.77.22.2 fd77:22::2    r5 alt 10.77.22.1 fd77:22::1
-  for a in 53 66 67; do ns srv ip addr add 10.77.9.$a/24 dev eth0; done
+  for a in 53 54 66 67 70 80 81 82 83; do ns srv ip addr add 10.77.9.$a/24 dev eth0; done
   ns srv ip -6 addr add fd77:9::53/64 dev eth0 nodad
   ns c1 ip route add default via 10.77.0.1;   ns c1 ip -6 route add default via fd77:0::1
   for k in 1 2 3 4; do
@@ -188,6 +189,14 @@ start_servers() {
      --certdir "$WORK/certs" --names "allowed.example,blocked.kz.example,www.blocked.example,throttled.kz.example" \
      --delay-ms $SERVER_DELAY_MS
   wait_for "$WORK/logs/origin.out" "servers ready" || die "origin servers did not start"
+  # negative controls: HTTP servers with their own resets (.70) and CDN edges (.80-.83), a rotating DNS server (.54)
+  bg srv control $PY "$LIB/control_tcp.py" server --addr 10.77.9.70 --addr 10.77.9.80 --addr 10.77.9.81 \
+     --addr 10.77.9.82 --addr 10.77.9.83
+  wait_for "$WORK/logs/control.out" "control servers ready" || die "control servers did not start"
+  bg srv dnsrotate $PY "$LIB/dns_rotate.py" --addr 10.77.9.54 --ttls 20,300,60,5,3600,45 \
+     --zone cdn.example=10.77.9.80,10.77.9.81,10.77.9.82,10.77.9.83 \
+     --zone multi.cdn.example=10.77.9.80+10.77.9.81,10.77.9.82+10.77.9.83,10.77.9.81+10.77.9.80
+  wait_for "$WORK/logs/dnsrotate.out" "ready" || die "rotating DNS server did not start"
   ns srv iptables -t mangle -A OUTPUT -p udp --sport 53 -j NFQUEUE --queue-num 5 --queue-bypass
   bg srv nfqdelay $PY "$LIB/nfq_delay.py" --queue 5 --delay-ms $DNS_DELAY_MS
   wait_for "$WORK/logs/nfqdelay.out" "ready" || die "nfq delayer did not start"
@@ -467,6 +476,78 @@ sc_sweep_sni_onpath()  { begin sweep_sni_onpath;  sweep tls on-path 4 61; }
 sc_sweep_sni_inpath()  { begin sweep_sni_inpath;  sweep tls in-path 2 255; }
 sc_sweep_http_nfqueue() { begin sweep_http_nfqueue; sweep http nfqueue 3 200; }
 sc_sweep_sni_drop()    { begin sweep_sni_drop;    sweep tls drop 3 64; }
+
+# ---------------------------------------------------------------- negative controls (no censor anywhere)
+sc_control_server_rst() {
+  begin control_server_rst; meta none
+  caps_client_server
+  local u
+  # (a) closed ports: the server's kernel answers the SYN with RST+ACK (Zeek REJ)
+  for u in http://10.77.9.70:81/ http://10.77.9.2:8081/; do
+    ns c1 curl -sS -o /dev/null --max-time 3 "$u" >>"$SD/.clients.log" 2>&1; echo "exit=$?" >>"$SD/.clients.log"
+  done
+  # (b) the page, then the server resets instead of closing (SO_LINGER 0)
+  curl_c c1 www.control.example http 10.77.9.70 /linger0
+  curl_c c1 allowed.example http 10.77.9.70 /linger0
+  # (c) the server aborts a 60 kB response after about 12 kB (SO_LINGER 0 with its data in flight)
+  curl_c c1 download.control.example http 10.77.9.70 /abort/60000
+  # (d) the server answers and closes with the request body unread: the kernel resets (RFC 1122 4.2.2.13)
+  head -c 6000 /dev/zero | tr '\0' x >"$WORK/body.bin"
+  curl_c c1 upload.control.example http 10.77.9.70 /unread -H "Expect:" --data-binary @"$WORK/body.bin"
+  cap_stop
+}
+NAT_IDLE=${KZLAB_NAT_IDLE:-35}        # seconds the long-lived connection stays idle (real NAT timeouts: minutes to hours)
+NAT_TIMEOUT=${KZLAB_NAT_TIMEOUT:-20}  # the NAT's established-TCP state timeout, shortened from Linux's 5 days
+sc_control_nat_rst() {
+  begin control_nat_rst; meta none
+  # hop 2 is a carrier-grade NAT: the client's flows leave it as 10.77.2.2. Its state expires after NAT_TIMEOUT s of
+  # silence; a later segment of such a flow matches no state (tcp_loose=0: no mid-stream pickup), is INVALID, and the
+  # router answers it with a RST in the server's name, as stateful firewalls with tcp-reset do.
+  ns r2 iptables -t nat -A POSTROUTING -o tosrv -s 10.77.0.0/24 -j MASQUERADE
+  ns r2 iptables -A FORWARD -i tocli -p tcp -m conntrack --ctstate INVALID -j REJECT --reject-with tcp-reset
+  local loose est
+  loose=$(ns r2 sysctl -n net.netfilter.nf_conntrack_tcp_loose)
+  est=$(ns r2 sysctl -n net.netfilter.nf_conntrack_tcp_timeout_established)
+  ns r2 sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0 net.netfilter.nf_conntrack_tcp_timeout_established=$NAT_TIMEOUT
+  caps_client_server
+  curl_c c1 allowed.example http 10.77.9.70 /page                 # ordinary NATed traffic
+  ns c1 $PY "$LIB/control_tcp.py" idle-client --server 10.77.9.70 --host www.control.example --idle $NAT_IDLE \
+     >>"$SD/.clients.log" 2>&1 &
+  local idle_pid=$!
+  sleep 1
+  ns c1 $PY "$LIB/control_tcp.py" idle-client --server 10.77.9.70 --host allowed.example --idle 5 \
+     >>"$SD/.clients.log" 2>&1                                    # a short pause: the NAT state is still there
+  wait $idle_pid
+  curl_c c1 allowed.example http 10.77.9.70 /page                 # a new connection gets new state
+  cap_stop
+  ns r2 sysctl -qw net.netfilter.nf_conntrack_tcp_loose="$loose" net.netfilter.nf_conntrack_tcp_timeout_established="$est"
+}
+sc_control_cdn_rotation() {
+  begin control_cdn_rotation; meta none
+  caps_client_server
+  local i ip name
+  for name in cdn.example cdn.example cdn.example cdn.example cdn.example cdn.example multi.cdn.example multi.cdn.example; do
+    ip=$(ns c1 dig +tries=1 +time=2 +short @10.77.9.54 "$name" A | head -n1)
+    echo "$name -> $ip" >>"$SD/.clients.log"
+    [ -n "$ip" ] && curl_c c1 "$name" http "$ip" /page
+  done
+  cap_stop
+}
+sc_control_retransmissions_tls13() {
+  begin control_retransmissions_tls13; meta none
+  # hop 3 is a lossy link: it drops, delays (reorders) and duplicates segments, deterministically (lib/nfq_impair.py)
+  ns r3 iptables -t mangle -A FORWARD -p tcp -j NFQUEUE --queue-num 9 --queue-bypass
+  bg r3 "impair-$SC" $PY "$LIB/nfq_impair.py" --queue 9 --server-port 80 --server-port 443 \
+     --log "$WORK/logs/impair-$SC.jsonl"
+  CENSOR_PIDS="$CENSOR_PIDS $LAST_PID"
+  wait_for "$WORK/logs/impair-$SC.out" "ready" 20 || die "impairer did not start"
+  caps_client_server
+  curl_c c1 allowed.example http 10.77.9.2 /download/30000
+  curl_c c1 allowed.example https 10.77.9.2 /download/30000 --tlsv1.3 --tls-max 1.3
+  curl_c c1 blocked.kz.example https 10.77.9.2 /download/30000 --tlsv1.3 --tls-max 1.3
+  curl_c c1 blocked.kz.example http 10.77.9.2 /download/30000
+  cap_stop
+}
 
 # ---------------------------------------------------------------- main
 T0=$(date +%s)

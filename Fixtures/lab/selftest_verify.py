@@ -17,6 +17,35 @@ def edit(sd, fn):
     json.dump(t, open(p, "w"))
 
 
+def rewrite(sd, fn, name="client.pcap"):
+    """Rewrite a capture: fn(list of scapy packets) returns the packets to keep (possibly changed)."""
+    from scapy.all import rdpcap, wrpcap
+    p = os.path.join(sd, name)
+    wrpcap(p, fn(list(rdpcap(p))))
+
+
+def without_repeats(pkts):
+    from scapy.all import TCP
+    seen, out = set(), []
+    for p in pkts:
+        if TCP in p and len(p[TCP].payload):
+            k = (p[TCP].sport, p[TCP].dport, p[TCP].seq, len(p[TCP].payload))
+            if k in seen:
+                continue
+            seen.add(k)
+        out.append(p)
+    return out
+
+
+def nat_rst_with_server_ttl(pkts):
+    from scapy.all import IP, TCP
+    for p in pkts:
+        if TCP in p and p[TCP].flags.R and p[IP].ttl == 63:
+            p[IP].ttl = 59
+            del p[IP].chksum
+    return pkts
+
+
 def swap(sd, other, name="client.pcap"):
     shutil.copy(os.path.join(other, name), os.path.join(sd, name))
 
@@ -44,6 +73,22 @@ MUTATIONS = [
     ("ip_blackhole", "server capture shows the SYNs arriving", lambda d, r: swap(d, os.path.join(r, "baseline"), "server.pcap")),
     ("two_vantages", "second vantage crosses the censor", lambda d, r: swap(d, os.path.join(r, "two_vantages"), "client.pcap")
      or shutil.copy(os.path.join(r, "two_vantages", "client.pcap"), os.path.join(d, "client2.pcap"))),
+    # negative controls
+    ("control_nat_rst", "NAT RST not recorded as a middlebox frame", lambda d, r: edit(d, lambda t: t.update(
+        middlebox_frames=[]))),
+    ("control_nat_rst", "a censor's injected RST instead of the NAT's", lambda d, r: (
+        swap(d, os.path.join(r, "http_rst_inpath")), swap(d, os.path.join(r, "http_rst_inpath"), "server.pcap"))),
+    ("control_nat_rst", "the NAT's RST given the server's TTL", lambda d, r: rewrite(d, nat_rst_with_server_ttl)),
+    ("control_retransmissions_tls13", "retransmissions and duplicates removed", lambda d, r: rewrite(d, without_repeats)),
+    ("control_server_rst", "capture without the server's resets (baseline)", lambda d, r: (
+        swap(d, os.path.join(r, "baseline")), swap(d, os.path.join(r, "baseline"), "server.pcap"))),
+    ("control_cdn_rotation", "a DNS control without rotation (baseline)", lambda d, r: (
+        swap(d, os.path.join(r, "baseline")), swap(d, os.path.join(r, "baseline"), "server.pcap"))),
+    ("control_retransmissions_tls13", "a lossless path (throttling capture)", lambda d, r: (
+        swap(d, os.path.join(r, "throttling")), swap(d, os.path.join(r, "throttling"), "server.pcap"))),
+    ("control_retransmissions_tls13", "a censor listed in a control", lambda d, r: edit(d, lambda t: t.update(
+        censor={"hop": 3, "router": "10.77.2.1", "style": "in-path", "mechanism": "iptables-drop",
+                "first_trigger_ttl": 4}))),
 ]
 
 
@@ -61,8 +106,8 @@ def main():
                 if c.errors:
                     print(f"UNEXPECTED FAIL on the untouched copy: {d}: {c.errors[:3]}")
                     bad += 1
-        for scen, what, fn in MUTATIONS:
-            broken = os.path.join(tmp, "broken-" + scen)
+        for n, (scen, what, fn) in enumerate(MUTATIONS):
+            broken = os.path.join(tmp, f"broken-{n}-{scen}")
             shutil.copytree(os.path.join(run, scen), broken)
             fn(broken, run)
             c, _ = verify.verify_scenario(broken)

@@ -14,7 +14,7 @@ Three layers of checks:
 import json, os, sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import labpcap as L  # noqa: E402
-from scapy.all import DNS  # noqa: E402
+from scapy.all import DNS, IP  # noqa: E402
 
 B, A = "blocked.kz.example", "allowed.example"
 # scenario -> (list of (detector, capture, count), list of required clean (capture, target))
@@ -40,6 +40,8 @@ EXPECT = {
     "two_vantages": ([("tcp.rst_injection", "client.pcap", 1)],
                      [("client.pcap", {"host": A}), ("client2.pcap", {"host": B}), ("client2.pcap", {"host": A})]),
 }
+# negative controls: no censor, no interfered flow; the mechanics are checked in verify_control
+CONTROLS = {"control_server_rst", "control_nat_rst", "control_cdn_rotation", "control_retransmissions_tls13"}
 SWEEPS = {"sweep_http_inpath", "sweep_http_onpath", "sweep_sni_onpath", "sweep_sni_inpath", "sweep_http_nfqueue",
           "sweep_sni_drop"}
 TRUTH_KEYS = ["schema", "scenario", "description", "captures", "topology", "censor", "interfered", "clean", "sweep",
@@ -83,7 +85,7 @@ def verify_scenario(sd):
     c.ok(t["schema"] == "kzforensics.truth/1", "schema")
     scen = t["scenario"]
     c.name = scen
-    c.ok(scen in EXPECT or scen in SWEEPS, f"unknown scenario {scen}")
+    c.ok(scen in EXPECT or scen in SWEEPS or scen in CONTROLS, f"unknown scenario {scen}")
     v6 = scen.endswith("_v6")
     hops = L.HOPS_V6 if v6 else L.HOPS
     c.ok(t["topology"]["hops"] == hops and t["topology"]["client"] == (L.CLIENT_V6 if v6 else L.CLIENT), "topology")
@@ -122,13 +124,7 @@ def verify_scenario(sd):
                  and not (fl.frames[0].tcp.flags.S and not fl.frames[0].tcp.flags.A)]
         c.ok(not stray, f"{name}: TCP flows that started before the capture: {stray[:4]}")
     server_frames = frames.get("server.pcap", [])
-    client_frames = [f for k, v in frames.items() if k != "server.pcap" for f in v]
-    for name, fr in frames.items():
-        if vant[name] == "server":
-            forged[name] = set(L.forged_frames(fr, client_frames, L.SERVER_ADDRS, L.CLIENTS | L.CLIENTS2))
-        else:
-            forged[name] = set(L.forged_frames(fr, server_frames, L.CLIENTS if vant[name] == "client" else L.CLIENTS2,
-                                               L.SERVER_ADDRS))
+    forged = L.forged_by_capture(frames, vant, scen)
     censor = t["censor"]
     total = sum(len(v) for v in frames.values())
 
@@ -157,6 +153,7 @@ def verify_scenario(sd):
     # every flow that carries forged frames must be accounted for as interfered (or as a proxy splice)
     for name in frames:
         listed = {n for e in t["interfered"] if e["capture"] == name for n in e["injected_frames"]}
+        listed |= {n for e in t.get("middlebox_frames") or [] if e["capture"] == name for n in e["frames"]}
         extra = forged[name] - listed
         if censor and censor["mechanism"] == "tls-proxy":
             extra = {n for n in extra if not any(n in [f.no for f in fl.frames] and fl.target == {"sni": A}
@@ -263,9 +260,11 @@ def verify_scenario(sd):
         for fl in cand:
             ff = [f.no for f in fl.frames if f.no in forged[name]]
             payload = b"".join(f.payload for f in fl.from_server())
-            if ff and not (censor and censor["mechanism"] == "tls-proxy"):
+            if ff and not (censor and censor["mechanism"] == "tls-proxy") and scen not in CONTROLS:
                 continue
-            if "host" in e["target"]:
+            if scen in CONTROLS:
+                good |= control_flow_ok(fl, e["target"])
+            elif "host" in e["target"]:
                 good |= payload.startswith(b"HTTP/1.1 200") and b"Real content of " + e["target"]["host"].encode() in payload
             elif "qname" in e["target"]:
                 good |= any(L.dns_answers(f) == ["10.77.9.2"] for f in fl.from_server())
@@ -336,7 +335,148 @@ def verify_scenario(sd):
             c.ok(len(seen_ttls) == 2 * maxttl and maxttl > L.NROUTERS, f"sweep covers {sorted(seen_ttls)}")
             c.ok(len(t["interfered"]) == (maxttl - first + 1) * (2 if sw["on_path"] else 1),
                  f"sweep interfered {len(t['interfered'])}")
+    if scen in CONTROLS:
+        verify_control(c, scen, t, frames, flows, forged)
     return c, total
+
+
+def server_stream(fl):
+    """The server's bytes in sequence order (segments lost and retransmitted, reordered or duplicated on the path are
+    put back in place); arrival order for UDP."""
+    srv = fl.from_server()
+    syn = [f for f in srv if f.tcp is not None and f.tcp.flags.S]
+    if fl.proto != "tcp" or not syn:
+        return b"".join(f.payload for f in srv)
+    isn = syn[0].tcp.seq
+    buf = bytearray()
+    for f in sorted((f for f in srv if f.payload), key=lambda f: (f.tcp.seq - isn) % 2**32):
+        off = (f.tcp.seq - isn - 1) % 2**32
+        if off <= len(buf):
+            buf[off:off + len(f.payload)] = f.payload
+    return bytes(buf)
+
+
+def control_flow_ok(fl, target):
+    """A negative control's flow did what the client asked for: HTTP 200 with the real page or download, a TLS
+    exchange, a DNS answer, or (closed port) the server's own RST+ACK to the SYN."""
+    payload = server_stream(fl)
+    if "host" in target:
+        return payload.startswith(b"HTTP/1.1 200") and (b"Real content of " + target["host"].encode() in payload
+                                                         or b"kzlab-download-" + target["host"].encode() in payload)
+    if "qname" in target:
+        return any(f.pkt[DNS].qr == 1 and L.dns_answers(f) for f in fl.from_server() if DNS in f.pkt)
+    if "sni" in target:
+        return len(payload) > 0
+    return any(f.tcp is not None and f.tcp.flags.R and f.tcp.flags.A for f in fl.from_server())
+
+
+def first_app_record_version(payload):
+    """Negotiated TLS version from a ServerHello at the start of payload: supported_versions (RFC 8446 §4.2.1) or the
+    legacy version."""
+    try:
+        if payload[0] != 22 or payload[5] != 2:
+            return None
+        hs = payload[9:]
+        legacy = int.from_bytes(hs[0:2], "big")
+        p = 2 + 32
+        p += 1 + hs[p]
+        p += 2 + 1
+        ext_end = p + 2 + int.from_bytes(hs[p:p + 2], "big")
+        p += 2
+        while p + 4 <= ext_end:
+            et, el = int.from_bytes(hs[p:p + 2], "big"), int.from_bytes(hs[p + 2:p + 4], "big")
+            if et == 43 and el == 2:
+                return int.from_bytes(hs[p + 4:p + 6], "big")
+            p += 4 + el
+        return legacy
+    except IndexError:
+        return None
+
+
+def verify_control(c, scen, t, frames, flows, forged):
+    """Layer 3 for the negative controls: the capture really holds what the control is about."""
+    cf, sf = frames["client.pcap"], frames["server.pcap"]
+    mb = t.get("middlebox_frames")
+    c.ok(isinstance(mb, list), "control truth lacks middlebox_frames")
+    mb = mb or []
+    c.ok(t["censor"] is None and not t["interfered"], "a control has a censor or interfered flows")
+    cflows = [fl for fl in flows["client.pcap"] if fl.proto == "tcp"]
+    real_rsts = [f for fl in cflows for f in fl.from_server() if f.tcp.flags.R and f.no not in forged["client.pcap"]]
+    c.ok(all(f.ttl == L.SERVER_TTL - L.NROUTERS for fl in cflows for f in fl.from_server()
+             if f.no not in forged["client.pcap"]), "real server packets have unexpected TTL")
+    if scen == "control_server_rst":
+        c.ok(not mb and not any(forged.values()), f"server_rst: forged frames {forged}")
+        rej = [fl for fl in cflows if len(fl.from_server()) == 1 and fl.from_server()[0].tcp.flags.R
+               and fl.from_server()[0].tcp.flags.A]
+        c.ok(len(rej) >= 2, f"server_rst: {len(rej)} SYNs answered by the server's RST+ACK (REJ)")
+        after_page = [fl for fl in cflows if fl.server_payload() > 0 and fl.from_server()[-1].tcp.flags.R
+                      and b"Real content of" in b"".join(f.payload for f in fl.from_server())]
+        c.ok(len(after_page) >= 4, f"server_rst: {len(after_page)} flows end with the server's RST after its data")
+        cut = []
+        for fl in cflows:
+            body = b"".join(f.payload for f in fl.from_server())
+            if b"Content-Length: 60000" in body and fl.from_server()[-1].tcp.flags.R:
+                cut.append(len(body.split(b"\r\n\r\n", 1)[-1]))
+        c.ok(len(cut) == 1 and 0 < cut[0] < 60000, f"server_rst: aborted transfer bodies {cut}")
+        c.ok(len(real_rsts) >= 6 and all(any(g.signature() == f.signature() for g in sf) for f in real_rsts),
+             f"server_rst: {len(real_rsts)} RSTs, not all sent by the server")
+    elif scen == "control_nat_rst":
+        c.ok(not forged["server.pcap"], f"nat: forged frames at the server {sorted(forged['server.pcap'])}")
+        fr = sorted(forged["client.pcap"])
+        c.ok(len(fr) == 1 and [e["frames"] for e in mb] == [fr], f"nat: middlebox frames {fr} vs truth {mb}")
+        if fr:
+            f = cf[fr[0] - 1]
+            fl = next(x for x in flows["client.pcap"] if f in x.frames)
+            i = fl.frames.index(f)
+            idle = fl.frames[i - 1].ts - fl.frames[i - 2].ts if i >= 2 else 0
+            c.ok(f.tcp is not None and f.tcp.flags.R, "nat: the middlebox frame is not a RST")
+            c.ok(f.ttl == 64 - 1, f"nat: RST TTL {f.ttl}, want 63 (sent by hop 2, one router before the client)")
+            c.ok(idle >= 30 and fl.frames[i - 1].payload and f.ts - fl.frames[i - 1].ts < 0.05,
+                 f"nat: the RST must answer the first segment after >= 30 s idle (idle {idle:.1f} s)")
+            c.ok(b"HTTP/1.1 200" in b"".join(x.payload for x in fl.from_server()), "nat: no answer before the idle")
+        c.ok(any(f.dst == L.NAT_OUTSIDE for f in sf) and not any(f.src == L.CLIENT for f in sf),
+             "nat: the server does not see the client through the NAT")
+        short = [fl for fl in cflows if sum(1 for f in fl.from_server() if f.payload.startswith(b"HTTP/1.1 200")) >= 2]
+        c.ok(len(short) >= 1, "nat: the 5 s keep-alive pause did not get its second answer")
+    elif scen == "control_cdn_rotation":
+        c.ok(not mb and not any(forged.values()), "cdn: forged frames")
+        dns = [fl for fl in flows["client.pcap"] if fl.proto == "udp" and fl.target == {"qname": "cdn.example"}]
+        answers = [fl.from_server() for fl in dns]
+        c.ok(len(dns) >= 5 and all(len(a) == 1 for a in answers), f"cdn: {len(dns)} cdn.example queries, "
+                                                                   f"answers per query {[len(a) for a in answers]}")
+        sets = {tuple(L.dns_answers(a[0])) for a in answers if a}
+        ttls = {a[0].pkt[DNS].an[0].ttl for a in answers if a and a[0].pkt[DNS].ancount}
+        ids = {a[0].pkt[DNS].id for a in answers if a}
+        c.ok(len(sets) >= 3 and len(ttls) >= 3 and len(ids) == len(dns), f"cdn: {len(sets)} answer sets, "
+                                                                           f"{len(ttls)} TTLs, {len(ids)} IDs")
+        edges = {fl.key[3] for fl in cflows if fl.target == {"host": "cdn.example"} and control_flow_ok(fl, fl.target)}
+        c.ok(len(edges) >= 3, f"cdn: pages fetched from {sorted(edges)}")
+    elif scen == "control_retransmissions_tls13":
+        c.ok(not mb and not any(forged.values()), "retransmissions: forged frames")
+        retx = dup = ooo = 0
+        for fl in cflows:
+            seen, top = {}, None
+            for f in fl.from_server():
+                if not f.payload:
+                    continue
+                k = (f.tcp.seq, len(f.payload))
+                if k in seen:
+                    retx += 1
+                    dup += f.pkt[IP].id == seen[k] if IP in f.pkt else 0
+                elif top is not None and (f.tcp.seq - top) % 2**32 > 2**31:
+                    ooo += 1
+                seen.setdefault(k, f.pkt[IP].id if IP in f.pkt else None)
+                end = (f.tcp.seq + len(f.payload)) % 2**32
+                top = end if top is None or (end - top) % 2**32 < 2**31 else top
+        syns = [f for f in cf if f.tcp is not None and f.tcp.flags.S and not f.tcp.flags.A]
+        c.ok(retx >= 6 and dup >= 2 and ooo >= 4, f"retransmissions: {retx} repeated server segments "
+                                                   f"({dup} byte-identical duplicates), {ooo} out of order")
+        c.ok(len({f.tcp.sport for f in syns}) < len(syns), "retransmissions: no SYN was retransmitted")
+        tls = [fl for fl in cflows if "sni" in fl.target]
+        vers = [first_app_record_version(next((f.payload for f in fl.from_server() if f.payload), b"")) for fl in tls]
+        c.ok(len(tls) == 2 and vers == [0x0304, 0x0304], f"retransmissions: TLS versions {vers}")
+        full = [fl for fl in cflows if "host" in fl.target and control_flow_ok(fl, fl.target)]
+        c.ok(len(full) == 2, f"retransmissions: {len(full)} complete HTTP downloads")
 
 
 def main():

@@ -16,7 +16,10 @@ SERVER = "10.77.9.2"
 SERVER_V6 = "fd77:9::2"
 CLIENTS = {CLIENT, CLIENT_V6}
 CLIENTS2 = {CLIENT2, CLIENT2_V6}
-SERVER_ADDRS = {"10.77.9.2", "10.77.9.53", "10.77.9.66", "10.77.9.67", "fd77:9::2", "fd77:9::53"}
+SERVER_ADDRS = {"10.77.9.2", "10.77.9.53", "10.77.9.66", "10.77.9.67", "fd77:9::2", "fd77:9::53",
+                # negative controls: rotating DNS server, resetting HTTP server, CDN edges
+                "10.77.9.54", "10.77.9.70", "10.77.9.80", "10.77.9.81", "10.77.9.82", "10.77.9.83"}
+NAT_OUTSIDE = "10.77.2.2"   # control_nat_rst: the client's flows leave the NAT on hop 2 with this address
 NROUTERS = 5
 HOPS = [{"index": k, "router": f"10.77.{k - 1}.1"} for k in range(1, NROUTERS + 1)]
 HOPS_V6 = [{"index": k, "router": f"fd77:{k - 1}::1" if k > 1 else "fd77::1"} for k in range(1, NROUTERS + 1)]
@@ -62,15 +65,19 @@ class Frame:
         t = self.tcp
         return str(t.flags) if t is not None else ""
 
-    def signature(self):
-        """What identifies this packet on both sides of the routed path (no TTL, no checksums)."""
+    def signature(self, alias=None):
+        """What identifies this packet on both sides of the routed path (no TTL, no checksums). alias maps addresses
+        as a NAT on the path rewrote them (ports are kept: MASQUERADE keeps a free source port)."""
         ipid = self.ip.id if IP in self.pkt else None
+        src, dst = self.src, self.dst
+        if alias:
+            src, dst = alias.get(src, src), alias.get(dst, dst)
         if self.tcp is not None:
             t = self.tcp
-            return ("tcp", self.src, self.dst, ipid, t.sport, t.dport, t.seq, t.ack, int(t.flags), self.payload)
+            return ("tcp", src, dst, ipid, t.sport, t.dport, t.seq, t.ack, int(t.flags), self.payload)
         if self.l4 is not None:
-            return ("udp", self.src, self.dst, ipid, self.l4.sport, self.l4.dport, self.payload)
-        return ("ip", self.src, self.dst, ipid, bytes(self.ip.payload))
+            return ("udp", src, dst, ipid, self.l4.sport, self.l4.dport, self.payload)
+        return ("ip", src, dst, ipid, bytes(self.ip.payload))
 
 
 def load(path):
@@ -243,10 +250,10 @@ def flow_target(fl):
     return {"ip": fl.key[3]}
 
 
-def forged_frames(frames, peer_frames, vantage_addrs, claimed_addrs):
+def forged_frames(frames, peer_frames, vantage_addrs, claimed_addrs, alias=None):
     """Frames that arrived at one of vantage_addrs claiming a source in claimed_addrs (the peer) that the
-    peer-side capture never sent."""
-    sent = {f.signature() for f in peer_frames if f.ip is not None}
+    peer-side capture never sent. alias translates the peer capture's addresses into this vantage's view (a NAT)."""
+    sent = {f.signature(alias) for f in peer_frames if f.ip is not None}
     out = []
     for f in frames:
         if f.ip is None or f.dst not in vantage_addrs or f.src not in claimed_addrs:
@@ -255,6 +262,24 @@ def forged_frames(frames, peer_frames, vantage_addrs, claimed_addrs):
             continue          # ICMP errors from routers are judged separately
         if f.signature() not in sent:
             out.append(f.no)
+    return out
+
+
+def forged_by_capture(frames, vantages, scenario):
+    """{capture: set of forged frame numbers} for every capture of a scenario ({capture: frames}, {capture: vantage}).
+    In control_nat_rst the server sees the client as NAT_OUTSIDE, so signatures are translated across the NAT."""
+    server_frames = frames.get("server.pcap", [])
+    client_frames = [f for k, v in frames.items() if vantages[k] != "server" for f in v]
+    nat = scenario == "control_nat_rst"
+    out = {}
+    for name, fr in frames.items():
+        if vantages[name] == "server":
+            claimed = CLIENTS | CLIENTS2 | ({NAT_OUTSIDE} if nat else set())
+            out[name] = set(forged_frames(fr, client_frames, SERVER_ADDRS, claimed,
+                                          {CLIENT: NAT_OUTSIDE} if nat else None))
+        else:
+            me = CLIENTS if vantages[name] == "client" else CLIENTS2
+            out[name] = set(forged_frames(fr, server_frames, me, SERVER_ADDRS, {NAT_OUTSIDE: CLIENT} if nat else None))
     return out
 
 
