@@ -41,7 +41,7 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         // 5. Signatures/ database: block pages, forged DNS answers, interception CAs, AS table.
-        .target(name: "KZSignatures", dependencies: [], swiftSettings: strict),
+        .target(name: "KZSignatures", dependencies: [.product(name: "Crypto", package: "swift-crypto")], swiftSettings: strict),
         // 6. Interference detectors producing typed findings.
         // Detectors consume KZDetect's own event values (AnalysisEvent); KZPipeline converts flow and parser outputs.
         .target(name: "KZDetect", dependencies: ["KZWire", "KZSignatures"], exclude: ["README.md"], swiftSettings: strict),

@@ -25,9 +25,14 @@ extension SignatureDatabase {
             switch row.location {
             case .body:
                 if row.patternType == .regexp {
-                    let text = bodyText ?? NSString(string: String(decoding: body, as: UTF8.self))
-                    bodyText = text
-                    matched = patternRegexps[index]?.matches(text) ?? false
+                    // Most bodies lack the expression's leading literal: skip the UTF-16 bridge and ICU for them.
+                    if let lit = patternRegexps[index]?.requiredLiteral, !ByteSearch.contains(body, lit) {
+                        matched = false
+                    } else {
+                        let text = bodyText ?? NSString(string: String(decoding: body, as: UTF8.self))
+                        bodyText = text
+                        matched = patternRegexps[index]?.matches(text) ?? false
+                    }
                 } else {
                     matched = Self.bytesMatch(body, pattern: patternBytes[index], type: row.patternType)
                 }
@@ -48,7 +53,7 @@ extension SignatureDatabase {
         }
 
         for (normalization, table) in hashesByNormalization.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            let digest = SHA256.hexDigest(normalization.apply(body))
+            let digest = BodyDigest.sha256Hex(normalization.apply(body))
             for row in table[digest] ?? [] {
                 out.append(SignatureMatch(
                     id: row.id, rev: row.rev, kind: .blockPageHash, location: "body.sha256[\(normalization.rawValue)]",

@@ -223,7 +223,32 @@ struct BogonKey: Hashable {
 /// between threads.
 final class CompiledRegex: @unchecked Sendable {
     let regex: NSRegularExpression
-    init(_ regex: NSRegularExpression) { self.regex = regex }
+    /// ASCII text every match must contain (see `requiredLiteral(of:)`), or nil when none could be proven.
+    let requiredLiteral: [UInt8]?
+    init(_ regex: NSRegularExpression) {
+        self.regex = regex
+        requiredLiteral = Self.requiredLiteral(of: regex.pattern)
+    }
+
+    /// The literal run an expression starts with, when every match must begin with it: no alternation anywhere, no
+    /// inline options or groups before it, and a quantified last character dropped (`ab*` needs only `a`). Only
+    /// printable ASCII other than metacharacters counts, so searching the UTF-8 bytes of a text agrees with searching
+    /// the text itself (invalid UTF-8 decodes to U+FFFD, never to ASCII). At least 4 bytes, or nil.
+    static func requiredLiteral(of pattern: String) -> [UInt8]? {
+        let b = Array(pattern.utf8)
+        if b.contains(UInt8(ascii: "|")) { return nil }
+        let meta = Set(".^$*+?()[]{}|\\".utf8)
+        var lit: [UInt8] = []
+        var i = 0
+        while i < b.count, b[i] >= 0x20, b[i] < 0x7f, !meta.contains(b[i]) {
+            lit.append(b[i])
+            i += 1
+        }
+        if i < b.count, [UInt8(ascii: "*"), UInt8(ascii: "?"), UInt8(ascii: "{")].contains(b[i]), !lit.isEmpty {
+            lit.removeLast()
+        }
+        return lit.count >= 4 ? lit : nil
+    }
 
     func matches(_ text: String) -> Bool {
         matches(NSString(string: text))

@@ -265,3 +265,98 @@ import KZSignatures
         #expect(y.confidence == .medium)
     }
 }
+
+/// The indexed baseline against the plain definition (filter out the judged frame, then count), on random resolvers:
+/// same verdicts, same expected values, same baseline frames.
+@Suite struct ResolverBaselineEquivalenceTests {
+    typealias S = ResolverBaseline.Sample
+
+    struct Plain {
+        var samples: [S]
+        func others(_ f: FrameNumber) -> [S] { samples.filter { $0.frame != f } }
+        func ttl(_ ttl: UInt8, _ f: FrameNumber, _ minS: Int, _ tol: Int, _ rare: Double) -> (UInt8, FrameNumber)? {
+            let o = others(f)
+            guard o.count >= minS else { return nil }
+            var counts: [UInt8: Int] = [:]
+            for s in o { counts[s.ttl, default: 0] += 1 }
+            guard let mode = counts.max(by: { ($0.value, -Int($0.key)) < ($1.value, -Int($1.key)) })?.key else { return nil }
+            guard abs(Int(ttl) - Int(mode)) > tol else { return nil }
+            let near = counts.reduce(0) { $0 + (abs(Int($1.key) - Int(ttl)) <= tol ? $1.value : 0) }
+            guard Double(near) < rare * Double(o.count) else { return nil }
+            return (mode, o.first { $0.ttl == mode }?.frame ?? o[0].frame)
+        }
+        func floor(_ f: FrameNumber, _ minS: Int) -> Double? {
+            let r = others(f).map(\.rtt).filter { $0 >= 0 }
+            return r.count >= minS ? r.min() : nil
+        }
+        func df(_ df: Bool, _ f: FrameNumber, _ minS: Int) -> (Bool, FrameNumber)? {
+            let o = others(f)
+            guard o.count >= minS else { return nil }
+            let same = o.filter { $0.df == df }.count
+            guard Double(o.count - same) >= 0.9 * Double(o.count), let b = o.first(where: { $0.df != df }) else { return nil }
+            return (!df, b.frame)
+        }
+        func ipID(_ id: UInt32, _ t: Timestamp, _ f: FrameNumber, _ minS: Int, _ gap: UInt32) -> (String, FrameNumber)? {
+            let o = others(f).sorted { ($0.time, $0.frame) < ($1.time, $1.frame) }
+            guard o.count >= minS, !o.isEmpty else { return nil }
+            if o.allSatisfy({ $0.ipID == 0 }) { return id == 0 ? nil : ("0", o[0].frame) }
+            var small = 0
+            for i in 1..<o.count {
+                let d = (o[i].ipID &- o[i - 1].ipID) & 0xffff
+                if d >= 1 && d <= gap { small += 1 }
+            }
+            guard Double(small) >= 0.8 * Double(o.count - 1) else { return nil }
+            guard let near = o.min(by: { abs($0.time.seconds - t.seconds) < abs($1.time.seconds - t.seconds) }) else { return nil }
+            let ahead = (id &- near.ipID) & 0xffff, behind = (near.ipID &- id) & 0xffff
+            if ahead <= gap || behind <= gap { return nil }
+            return ("near \(near.ipID) (counter)", near.frame)
+        }
+    }
+
+    @Test func indexedVerdictsEqualThePlainDefinition() {
+        var seed: UInt64 = 0x5eed_0001
+        func next(_ n: Int) -> Int {            // deterministic LCG so a failure reproduces
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        var checked = 0
+        for round in 0..<300 {
+            let n = 1 + next(40)
+            let zero = next(4) == 0, counting = next(2) == 0
+            var plain: [S] = []
+            var b = ResolverBaseline(countingGap: 2048)
+            var id: UInt32 = UInt32(next(65536))
+            for i in 0..<n {
+                // Frames sometimes repeat (several DNS messages in one TCP segment) and times sometimes collide.
+                // (one frame has one arrival time).
+                let reuse = next(5) == 0 && i > 0 ? plain[next(plain.count)] : nil
+                let frame = reuse?.frame ?? 10 * i + next(3)
+                let time = reuse?.time ?? Timestamp(nanoseconds: Int64(next(20)) * 1_000_000)
+                id = zero ? 0 : (counting ? (id &+ UInt32(1 + next(3000))) & 0xffff : UInt32(next(65536)))
+                let s = S(frame: frame, time: time, ttl: UInt8(56 + next(6)), ipID: id, df: next(10) != 0,
+                          rtt: next(8) == 0 ? -1 : Double(next(100)) / 1000)
+                plain.append(s)
+                b.add(s)
+            }
+            let p = Plain(samples: plain)
+            let frames = Set(plain.map(\.frame)).sorted() + [999_999]
+            for f in frames {
+                let ttl = UInt8(50 + next(14)), q = UInt32(next(65536)), t = Timestamp(nanoseconds: Int64(next(20)) * 1_000_000)
+                let minS = next(4), tol = next(3), gap: UInt32 = next(3) == 0 ? 512 : 2048
+                let a1 = b.ttlMismatch(ttl, excluding: f, minSamples: minS, tolerance: tol, rareFraction: 0.2)
+                let a2 = p.ttl(ttl, f, minS, tol, 0.2)
+                #expect(a1?.expected == a2?.0 && a1?.baselineFrame == a2?.1, "round \(round) ttl frame \(f)")
+                #expect(b.floorRTT(excluding: f, minSamples: minS) == p.floor(f, minS), "round \(round) rtt")
+                for df in [false, true] {
+                    let x = b.dfMismatch(df, excluding: f, minSamples: minS), y = p.df(df, f, minS)
+                    #expect(x?.expected == y?.0 && x?.baselineFrame == y?.1, "round \(round) df")
+                }
+                let i1 = b.ipIDMismatch(q, at: t, excluding: f, minSamples: max(1, minS), maxGap: gap)
+                let i2 = p.ipID(q, t, f, max(1, minS), gap)
+                #expect(i1?.expected == i2?.0 && i1?.baselineFrame == i2?.1, "round \(round) ipid frame \(f)")
+                checked += 1
+            }
+        }
+        #expect(checked > 1000)
+    }
+}

@@ -12,7 +12,7 @@ import KZWire
         let bytes = Array(body.utf8)
         return HTTPResponseEvent(firstFrame: first, lastFrame: last ?? first, status: status,
                                  headers: headers.map { HTTPHeader(name: $0.0, value: $0.1) }, body: bytes,
-                                 bodySHA256: SHA256.hexDigest(bytes), complete: true)
+                                 bodySHA256: BodyDigest.sha256Hex(bytes), complete: true)
     }
 
     static let normalPage = "<html><head><title>Example Domain</title></head><body><p>Hello.</p></body></html>"
@@ -27,7 +27,7 @@ import KZWire
                 "test.status_451,vbw,,status,full,451,5,,test,,,1",
             ],
             "http/blockpage-sha256.csv": [
-                "test.sha_1,1,\(SHA256.hexDigest(Array("exact block body".utf8))),none,isp,KZ,test,,",
+                "test.sha_1,1,\(BodyDigest.sha256Hex(Array("exact block body".utf8))),none,isp,KZ,test,,",
             ],
             "http/block-hosts.csv": [
                 "test.host_1,1,warning.rt.ru,exact,nat,RU,test,",

@@ -24,8 +24,8 @@ import Testing
         let normalized = BodyNormalization.wsCollapseLower.apply(hashBody)
         let hashes = """
         id,rev,sha256,normalization,scope,expected_countries,source,exp_url,notes
-        t.sha_raw,1,\(SHA256.hexDigest(hashBody).uppercased()),none,isp,KZ,test,,
-        t.sha_norm,3,\(SHA256.hexDigest(normalized)),ws-collapse-lower,isp,KZ,test,,
+        t.sha_raw,1,\(BodyDigest.sha256Hex(hashBody).uppercased()),none,isp,KZ,test,,
+        t.sha_norm,3,\(BodyDigest.sha256Hex(normalized)),ws-collapse-lower,isp,KZ,test,,
         """
         let dir = try TempSignatures(["http/blockpage-patterns.csv": patterns, "http/blockpage-sha256.csv": hashes])
         return (try SignatureDatabase.load(directories: [dir.url]), dir)

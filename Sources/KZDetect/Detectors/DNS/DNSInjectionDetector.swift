@@ -67,7 +67,7 @@ public struct DNSInjectionDetector: Detector {
         for t in transactions where t.responses.count == 1 {
             let r = t.responses[0]
             guard r.source == t.resolver else { continue }
-            baselines[r.source, default: ResolverBaseline()].add(.init(
+            baselines[r.source, default: ResolverBaseline(countingGap: thresholds.ipIDMaxGap)].add(.init(
                 frame: r.frame, time: r.time, ttl: r.ttl, ipID: r.ipID, df: r.df,
                 rtt: r.time.seconds - t.queryTime.seconds))
         }
@@ -194,7 +194,7 @@ public struct DNSInjectionDetector: Detector {
             // Packet shape against the genuine reply: one host does not flip DF between replies, and a counting IP ID
             // (genuine reply plus the resolver's other replies) does not jump.
             let gr = rs[g]
-            var local = baselines[gr.source] ?? ResolverBaseline()
+            var local = baselines[gr.source] ?? ResolverBaseline(countingGap: thresholds.ipIDMaxGap)
             local.add(.init(frame: gr.frame, time: gr.time, ttl: gr.ttl, ipID: gr.ipID, df: gr.df,
                             rtt: gr.time.seconds - t.queryTime.seconds))
             var shapeDiffers = false

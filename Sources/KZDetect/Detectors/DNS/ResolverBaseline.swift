@@ -7,6 +7,10 @@ import KZWire
 /// closer than the resolver, so its forgeries arrive early and from another hop distance. The baseline is built from
 /// responses of transactions that got exactly one response; every verdict leaves out the response being judged, so a
 /// response is never its own evidence.
+///
+/// Every response of a capture is judged against its resolver's baseline, so the verdicts must not cost O(samples)
+/// each (40,000 queries to one resolver would make that 1.6 billion steps): `add` maintains counts, the first frames
+/// per value and time- and RTT-sorted copies, and each verdict subtracts the judged frame's own samples in O(log n).
 struct ResolverBaseline: Sendable {
     struct Sample: Sendable, Hashable {
         var frame: FrameNumber
@@ -18,49 +22,106 @@ struct ResolverBaseline: Sendable {
     }
 
     private(set) var samples: [Sample] = []
+    private var byFrame: [FrameNumber: [Int]] = [:]              // frame → indices in `samples`
+    private var ttlCount = [Int](repeating: 0, count: 256)
+    private var ttlFirst: [UInt8: [FrameNumber]] = [:]           // first two distinct frames per TTL, in add order
+    private var dfCount = [0, 0]                                  // [DF clear, DF set]
+    private var dfFirst: [[FrameNumber]] = [[], []]
+    private var zeroIPIDs = 0
+    private var byRTT: [(rtt: Double, frame: FrameNumber)] = []   // rtt ≥ 0, ascending
+    private var byTime: [Sample] = []                             // by (time, frame), equal keys in add order
+    /// Successive `byTime` pairs whose IP ID delta (mod 2^16) is in 1...`countingGap`.
+    private var smallDeltas = 0
+    let countingGap: UInt32
 
-    mutating func add(_ s: Sample) { samples.append(s) }
+    init(countingGap: UInt32 = 2048) { self.countingGap = countingGap }
 
-    private func others(excluding frame: FrameNumber) -> [Sample] { samples.filter { $0.frame != frame } }
+    mutating func add(_ s: Sample) {
+        byFrame[s.frame, default: []].append(samples.count)
+        samples.append(s)
+        ttlCount[Int(s.ttl)] += 1
+        Self.noteFirst(&ttlFirst[s.ttl, default: []], s.frame)
+        dfCount[s.df ? 1 : 0] += 1
+        Self.noteFirst(&dfFirst[s.df ? 1 : 0], s.frame)
+        if s.ipID == 0 { zeroIPIDs += 1 }
+        if s.rtt >= 0 {
+            let i = upperBound(byRTT.count) { byRTT[$0].rtt <= s.rtt }
+            byRTT.insert((s.rtt, s.frame), at: i)
+        }
+        let i = upperBound(byTime.count) { (byTime[$0].time, byTime[$0].frame) <= (s.time, s.frame) }
+        if i > 0 && i < byTime.count { smallDeltas -= small(byTime[i - 1], byTime[i], countingGap) }
+        if i > 0 { smallDeltas += small(byTime[i - 1], s, countingGap) }
+        if i < byTime.count { smallDeltas += small(s, byTime[i], countingGap) }
+        byTime.insert(s, at: i)
+    }
+
+    private static func noteFirst(_ list: inout [FrameNumber], _ f: FrameNumber) {
+        if list.count < 2 && !list.contains(f) { list.append(f) }
+    }
+
+    /// The first index in 0..<n for which `before` is false (`before` must hold on a prefix).
+    private func upperBound(_ n: Int, _ before: (Int) -> Bool) -> Int {
+        var lo = 0, hi = n
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if before(mid) { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    private func small(_ a: Sample, _ b: Sample, _ gap: UInt32) -> Int {
+        let d = (b.ipID &- a.ipID) & 0xffff
+        return d >= 1 && d <= gap ? 1 : 0
+    }
+
+    /// The samples of the judged frame (left out of every verdict).
+    private func own(_ frame: FrameNumber) -> [Sample] { byFrame[frame].map { $0.map { samples[$0] } } ?? [] }
+
+    private func firstFrame(_ list: [FrameNumber]?, notEqual frame: FrameNumber) -> FrameNumber? {
+        list?.first { $0 != frame }
+    }
 
     /// The TTL verdict for `ttl`: nil when the baseline is too small or the TTL fits. It does not fit when it is more
     /// than `tolerance` from the most common TTL cluster *and* the responses within `tolerance` of it are rarer than
     /// `rareFraction` of the baseline (so a route change that moves many responses is not called an injection).
     func ttlMismatch(_ ttl: UInt8, excluding frame: FrameNumber, minSamples: Int, tolerance: Int,
                      rareFraction: Double) -> (expected: UInt8, baselineFrame: FrameNumber)? {
-        let o = others(excluding: frame)
-        guard o.count >= minSamples else { return nil }
-        // Cluster counts: for each observed TTL value, how many samples lie within ±tolerance.
-        var counts: [UInt8: Int] = [:]
-        for s in o { counts[s.ttl, default: 0] += 1 }
-        func cluster(_ t: Int) -> Int {
-            counts.reduce(0) { $0 + (abs(Int($1.key) - t) <= tolerance ? $1.value : 0) }
-        }
-        // Mode: the value with the largest exact count, ties to the smaller TTL (deterministic).
-        guard let mode = counts.max(by: { ($0.value, -Int($0.key)) < ($1.value, -Int($1.key)) })?.key else { return nil }
-        guard abs(Int(ttl) - Int(mode)) > tolerance else { return nil }
-        let near = cluster(Int(ttl))
-        guard Double(near) < rareFraction * Double(o.count) else { return nil }
-        let baselineFrame = o.first { $0.ttl == mode }?.frame ?? o[0].frame
-        return (mode, baselineFrame)
+        let mine = own(frame)
+        let n = samples.count - mine.count
+        guard n >= minSamples else { return nil }
+        var counts = ttlCount
+        for s in mine { counts[Int(s.ttl)] -= 1 }
+        // Mode: the value with the largest count, ties to the smaller TTL (deterministic).
+        var mode = 0
+        for t in 1..<256 where counts[t] > counts[mode] { mode = t }
+        guard counts[mode] > 0 else { return nil }
+        guard abs(Int(ttl) - mode) > tolerance else { return nil }
+        var near = 0
+        for t in max(0, Int(ttl) - tolerance)...min(255, Int(ttl) + tolerance) { near += counts[t] }
+        guard Double(near) < rareFraction * Double(n) else { return nil }
+        guard let baselineFrame = firstFrame(ttlFirst[UInt8(mode)], notEqual: frame) else { return nil }
+        return (UInt8(mode), baselineFrame)
     }
 
     /// The resolver's round-trip floor: the smallest delay among the other responses, when there are at least
     /// `minSamples`. The floor, not the median: a recursive resolver answers cached names in one network RTT and others
     /// much later, so only "faster than the path allows" separates a closer injector from a cache hit.
     func floorRTT(excluding frame: FrameNumber, minSamples: Int) -> Double? {
-        let rtts = others(excluding: frame).map(\.rtt).filter { $0 >= 0 }
-        guard rtts.count >= minSamples else { return nil }
-        return rtts.min()
+        let mine = own(frame).filter { $0.rtt >= 0 }.count
+        guard byRTT.count - mine >= minSamples else { return nil }
+        return byRTT.first { $0.frame != frame }?.rtt
     }
 
     /// The DF bit most other responses carry, when at least 90% agree.
     func dfMismatch(_ df: Bool, excluding frame: FrameNumber, minSamples: Int) -> (expected: Bool, baselineFrame: FrameNumber)? {
-        let o = others(excluding: frame)
-        guard o.count >= minSamples else { return nil }
-        let same = o.filter { $0.df == df }.count
-        guard Double(o.count - same) >= 0.9 * Double(o.count), let b = o.first(where: { $0.df != df }) else { return nil }
-        return (!df, b.frame)
+        let mine = own(frame)
+        let n = samples.count - mine.count
+        guard n >= minSamples else { return nil }
+        let same = dfCount[df ? 1 : 0] - mine.filter { $0.df == df }.count
+        guard Double(n - same) >= 0.9 * Double(n), let b = firstFrame(dfFirst[df ? 0 : 1], notEqual: frame) else {
+            return nil
+        }
+        return (!df, b)
     }
 
     /// IP ID check. Resolvers either send IP ID 0 (Linux with DF), count up (a global or per-destination counter) or
@@ -68,21 +129,50 @@ struct ResolverBaseline: Sendable {
     /// Returns the expected value as text and the baseline frame compared with.
     func ipIDMismatch(_ ipID: UInt32, at time: Timestamp, excluding frame: FrameNumber, minSamples: Int,
                       maxGap: UInt32) -> (expected: String, baselineFrame: FrameNumber)? {
-        let o = others(excluding: frame).sorted { ($0.time, $0.frame) < ($1.time, $1.frame) }
-        guard o.count >= minSamples else { return nil }
-        if o.allSatisfy({ $0.ipID == 0 }) {
-            return ipID == 0 ? nil : ("0", o[0].frame)
+        let mine = own(frame)
+        let n = samples.count - mine.count
+        guard n >= minSamples, n >= 1 else { return nil }
+        // The judged frame's samples form one run [p, q) in time order (same time, same frame).
+        var p = byTime.count, q = byTime.count
+        if let m = mine.first {
+            p = upperBound(byTime.count) { (byTime[$0].time, byTime[$0].frame) < (m.time, m.frame) }
+            q = p + mine.count
+        }
+        func at(_ k: Int) -> Sample { byTime[k < p ? k : k + (q - p)] }    // k-th of the others
+        if zeroIPIDs - mine.filter({ $0.ipID == 0 }).count == n {
+            return ipID == 0 ? nil : ("0", at(0).frame)
         }
         // Counting: at least 80% of successive deltas (mod 2^16) are small and positive.
-        var small = 0
-        for i in 1..<o.count {
-            let d = (o[i].ipID &- o[i - 1].ipID) & 0xffff
-            if d >= 1 && d <= maxGap { small += 1 }
+        var smallCount: Int
+        if maxGap == countingGap {
+            smallCount = smallDeltas
+            if p < q {
+                if p > 0 { smallCount -= small(byTime[p - 1], byTime[p], maxGap) }
+                for k in p..<(q - 1) { smallCount -= small(byTime[k], byTime[k + 1], maxGap) }
+                if q < byTime.count { smallCount -= small(byTime[q - 1], byTime[q], maxGap) }
+                if p > 0 && q < byTime.count { smallCount += small(byTime[p - 1], byTime[q], maxGap) }
+            }
+        } else {
+            smallCount = 0
+            for k in 1..<max(1, n) { smallCount += small(at(k - 1), at(k), maxGap) }
         }
-        guard Double(small) >= 0.8 * Double(o.count - 1) else { return nil }
-        // Nearest baseline neighbour in time.
-        guard let near = o.min(by: { abs($0.time.seconds - time.seconds) < abs($1.time.seconds - time.seconds) })
-        else { return nil }
+        guard Double(smallCount) >= 0.8 * Double(n - 1) else { return nil }
+        // Nearest baseline neighbour in time; ties go to the earlier one in time order.
+        let t = time.seconds
+        let right = upperBound(n) { at($0).time.seconds < t }
+        var best: Int?
+        if right > 0 {
+            // The leftmost of the samples that share the time just before `time`.
+            var k = right - 1
+            let v = at(k).time.seconds
+            while k > 0 && at(k - 1).time.seconds == v { k -= 1 }
+            best = k
+        }
+        if right < n, best.map({ abs(at(right).time.seconds - t) < abs(at($0).time.seconds - t) }) ?? true {
+            best = right
+        }
+        guard let b = best else { return nil }
+        let near = at(b)
         let ahead = (ipID &- near.ipID) & 0xffff
         let behind = (near.ipID &- ipID) & 0xffff
         if ahead <= maxGap || behind <= maxGap { return nil }

@@ -85,12 +85,27 @@ public struct ThrottlingDetector: Detector {
 
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
         var out: [Finding] = []
+        // Flows by (capture, server) and by (capture, prefix), in record order: each flow is compared only with its
+        // own groups, so finishing costs the sum of the groups' squares, not the square of all flows.
+        struct ServerKey: Hashable { var capture: String; var server: IPAddress }
+        struct PrefixKey: Hashable { var capture: String; var v6: Bool; var prefix: UInt64 }
+        func prefixKey(_ r: Record) -> PrefixKey {
+            PrefixKey(capture: r.capture, v6: r.server.isV6,
+                      prefix: r.server.isV6 ? r.server.high >> 16 : UInt64(r.server.v4Value >> 8))
+        }
+        var byServer: [ServerKey: [Int]] = [:]
+        var byPrefix: [PrefixKey: [Int]] = [:]
+        for (i, r) in records.enumerated() {
+            byServer[ServerKey(capture: r.capture, server: r.server), default: []].append(i)
+            byPrefix[prefixKey(r), default: []].append(i)
+        }
+        let records = self.records
         for (k, r) in records.enumerated() {
             func comparables(_ ok: (Record) -> Bool) -> (list: [Record], sameAddress: Bool) {
-                let others = records.enumerated().filter { $0.offset != k && $0.element.capture == r.capture }.map(\.element)
-                let same = others.filter { $0.server == r.server && ok($0) }
-                if !same.isEmpty { return (same, true) }
-                return (others.filter { sameDropPrefix($0.server, r.server) && ok($0) }, false)
+                let same = (byServer[ServerKey(capture: r.capture, server: r.server)] ?? []).filter { $0 != k && ok(records[$0]) }
+                if !same.isEmpty { return (same.map { records[$0] }, true) }
+                let near = (byPrefix[prefixKey(r)] ?? []).filter { $0 != k && ok(records[$0]) }
+                return (near.map { records[$0] }, false)
             }
             var slow: [String] = []
             var evidence: [Evidence] = []
@@ -132,6 +147,6 @@ public struct ThrottlingDetector: Detector {
                                frames: frames, summary: summary, evidence: evidence))
         }
         for f in out.sorted(by: { ($0.frames.first ?? 0) < ($1.frames.first ?? 0) }) { sink.report(f) }
-        records = []
+        self.records = []
     }
 }
