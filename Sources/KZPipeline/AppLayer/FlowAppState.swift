@@ -20,12 +20,17 @@ struct FlowAppState {
     var alerts: [TLSAlert] = []
     var anomalies: [ProtocolAnomaly] = []
 
+    /// Bodies are kept (decoded) up to 64 KiB each until the flow's event: enough for every block page in Signatures/
+    /// (the largest is a few KiB) while live flows of a large capture stay cheap; the parser's SHA-256 still covers
+    /// each whole body, and `HTTPBody.truncated` says when the kept part is a prefix.
+    static let httpLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024)
+
     mutating func start(_ app: AppProtocol) {
         self.app = app
         switch app {
         case .http:
-            httpRequestParser = HTTPStreamParser(role: .request)
-            httpResponseParser = HTTPStreamParser(role: .response)
+            httpRequestParser = HTTPStreamParser(role: .request, limits: Self.httpLimits)
+            httpResponseParser = HTTPStreamParser(role: .response, limits: Self.httpLimits)
         case .tls:
             tlsClient = TLSStreamParser()
             tlsServer = TLSStreamParser()

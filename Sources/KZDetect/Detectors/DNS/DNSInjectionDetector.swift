@@ -194,7 +194,10 @@ public struct DNSInjectionDetector: Detector {
             // Packet shape against the genuine reply: one host does not flip DF between replies, and a counting IP ID
             // (genuine reply plus the resolver's other replies) does not jump.
             let gr = rs[g]
-            var local = baselines[gr.source] ?? ResolverBaseline(countingGap: thresholds.ipIDMaxGap)
+            // The resolver's counter around the genuine reply (its 256 nearest baseline replies in time): a counter is local in
+            // time, and copying a capture-wide baseline per contested query would cost O(replies) each.
+            var local = baselines[gr.source]?.window(around: gr.time, count: 256)
+                ?? ResolverBaseline(countingGap: thresholds.ipIDMaxGap)
             local.add(.init(frame: gr.frame, time: gr.time, ttl: gr.ttl, ipID: gr.ipID, df: gr.df,
                             rtt: gr.time.seconds - t.queryTime.seconds))
             var shapeDiffers = false

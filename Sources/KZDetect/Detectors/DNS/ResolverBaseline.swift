@@ -55,6 +55,20 @@ struct ResolverBaseline: Sendable {
         byTime.insert(s, at: i)
     }
 
+    /// A baseline of at most `count` samples: those nearest to `time` in time order (all of them when there are no
+    /// more), for a verdict that adds a sample of its own without copying the whole baseline.
+    func window(around time: Timestamp, count: Int) -> ResolverBaseline {
+        var w = ResolverBaseline(countingGap: countingGap)
+        if byTime.count <= count {
+            for s in samples { w.add(s) }
+            return w
+        }
+        let i = upperBound(byTime.count) { byTime[$0].time < time }
+        let lo = max(0, min(i - count / 2, byTime.count - count))
+        for s in byTime[lo..<(lo + count)] { w.add(s) }
+        return w
+    }
+
     private static func noteFirst(_ list: inout [FrameNumber], _ f: FrameNumber) {
         if list.count < 2 && !list.contains(f) { list.append(f) }
     }
