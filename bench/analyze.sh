@@ -45,8 +45,10 @@ echo "load average before: $(load)"
 runs=(
     "tcpdump|tcpdump -n -r '$file' -w /dev/null"
     "kz packets (decode)|'$kz' packets '$file' --format summary"
-    "kz flows (flows+reassembly)|'$kz' flows '$file' --format jsonl"
-    "kz analyze (everything)|'$kz' analyze '$file' --format json --out /dev/null --quiet"
+    "kz flows, 1 thread|'$kz' flows '$file' --format jsonl --threads 1"
+    "kz flows, 2 threads|'$kz' flows '$file' --format jsonl --threads 2"
+    "kz analyze, 1 thread|'$kz' analyze '$file' --format json --out /dev/null --quiet --threads 1"
+    "kz analyze, 2 threads|'$kz' analyze '$file' --format json --out /dev/null --quiet --threads 2"
 )
 if command -v tcpflow >/dev/null; then runs+=("tcpflow -c -B|tcpflow -c -B -r '$file'"); else
     echo "(tcpflow not installed: apt-get install tcpflow)"; fi

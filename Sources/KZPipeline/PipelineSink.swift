@@ -36,7 +36,14 @@ struct PipelineSink: FlowEventSink {
     }
 
     mutating func streamData(_ flow: FlowContext, _ chunk: StreamChunk) {
-        var st = apps[flow.id] ?? FlowAppState()
+        let st: FlowAppState
+        if let existing = apps[flow.id] {
+            st = existing
+        } else {
+            guard chunk.bytes.count > 0 else { return }
+            st = FlowAppState()
+            apps[flow.id] = st
+        }
         if st.app == nil {
             guard chunk.bytes.count > 0 else { return }
             let guess = ProtocolSniffer.guess(firstBytes: chunk.bytes, serverPort: flow.responder.port, transport: .tcp)
@@ -46,7 +53,6 @@ struct PipelineSink: FlowEventSink {
         let ctx = flow
         var pending: [(DNSMessage, Bool, Int)] = []
         st.feed(chunk.bytes, forward: forward, frame: chunk.frame) { m, fwd, frame in pending.append((m, fwd, frame)) }
-        apps[flow.id] = st
         for (m, fwd, frame) in pending {
             let src = fwd ? ctx.originator : ctx.responder
             let dst = fwd ? ctx.responder : ctx.originator
@@ -83,7 +89,7 @@ struct PipelineSink: FlowEventSink {
         switch r.proto {
         case .tcp:
             flowCounts.tcp += 1
-            var st = apps.removeValue(forKey: flow.id) ?? FlowAppState()
+            let st = apps.removeValue(forKey: flow.id) ?? FlowAppState()
             st.finish()
             for a in st.anomalies { note(a.name, frame: a.frame ?? r.firstFrame) }
             var ev = tcpEvent(r, st)

@@ -5,7 +5,9 @@ import KZWire
 
 /// What the application-layer parsers learned about one TCP flow. Parsers are chosen by content
 /// (`ProtocolSniffer`), ports only as a hint: HTTP on 8080, TLS on 8443 or on port 80, DNS on TCP 53.
-struct FlowAppState {
+/// A class: one heap object per TCP flow that carried data, referenced from `PipelineSink.apps`, so feeding it never
+/// copies parser state and the table holds 8 bytes per flow rather than the whole state at the table's load factor.
+final class FlowAppState {
     var app: AppProtocol?
     var httpRequestParser: HTTPStreamParser?
     var httpResponseParser: HTTPStreamParser?
@@ -25,7 +27,9 @@ struct FlowAppState {
     /// each whole body, and `HTTPBody.truncated` says when the kept part is a prefix.
     static let httpLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024)
 
-    mutating func start(_ app: AppProtocol) {
+    init() {}
+
+    func start(_ app: AppProtocol) {
         self.app = app
         switch app {
         case .http:
@@ -42,7 +46,7 @@ struct FlowAppState {
     }
 
     /// Feeds in-order stream bytes of one direction (forward = originator → responder).
-    mutating func feed(_ bytes: UnsafeRawBufferPointer, forward: Bool, frame: Int, dns: (DNSMessage, Bool, Int) -> Void) {
+    func feed(_ bytes: UnsafeRawBufferPointer, forward: Bool, frame: Int, dns: (DNSMessage, Bool, Int) -> Void) {
         switch app {
         case .http?:
             if forward {
@@ -68,7 +72,7 @@ struct FlowAppState {
         }
     }
 
-    mutating func finish() {
+    func finish() {
         httpRequestParser?.finish()
         drainHTTP(request: true)
         httpResponseParser?.finish()
@@ -78,7 +82,7 @@ struct FlowAppState {
         drainTLS()
     }
 
-    private mutating func drainHTTP(request: Bool) {
+    private func drainHTTP(request: Bool) {
         if request {
             guard var p = httpRequestParser else { return }
             let events = p.takeEvents()
@@ -106,7 +110,7 @@ struct FlowAppState {
         }
     }
 
-    private mutating func drainTLS() {
+    private func drainTLS() {
         for side in 0..<2 {
             var events: [KZProtocols.TLSEvent] = []
             if side == 0, var p = tlsClient { events = p.takeEvents(); tlsClient = p }
@@ -115,7 +119,11 @@ struct FlowAppState {
                 switch e {
                 case .clientHello(let h): if clientHello == nil { clientHello = h }
                 case .serverHello(let h): if serverHello == nil { serverHello = h }
-                case .certificate(let c): if chain == nil { chain = c }
+                case .certificate(var c):
+                    // Everything downstream uses the summary (names, dates, hashes); the DER would stay in memory
+                    // until the flow ends, for every live TLS flow.
+                    for i in c.certificates.indices { c.certificates[i].der = [] }
+                    if chain == nil { chain = c }
                 case .alert(let a): alerts.append(a)
                 case .anomaly(let a): anomalies.append(a)
                 default: break
