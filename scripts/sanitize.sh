@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the test suite under AddressSanitizer (issue 9).
-#   scripts/sanitize.sh [extra swift test args, e.g. --filter KZPipelineTests]
-# The analysis is single-threaded (no Dispatch/TaskGroup/Thread in Sources/), so ThreadSanitizer is not run.
+# Runs the test suite under a sanitizer (issue 9).
+#   scripts/sanitize.sh [extra swift test args, e.g. --filter KZPipelineTests]          AddressSanitizer
+#   SANITIZER=thread scripts/sanitize.sh --filter ThreadedPipelineTests                 ThreadSanitizer
+# The only threads are the two pipeline stages of `--threads 2` (ReadStage on its own Thread, handing batches through
+# BatchChannel); ThreadedPipelineTests drives them on every lab capture and a corpus sample.
 # LeakSanitizer is off: the XCTest/Swift runtime leaks a few bytes at exit and would fail every run (TOOLCHAIN.md §4).
 # SWIFT_BACKTRACE=enable=no: Swift's backtracer trips ASan on a crash and then hangs (TOOLCHAIN.md §4).
 set -euo pipefail
@@ -9,15 +11,22 @@ cd "$(dirname "$0")/.."
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
 export SWIFT_BACKTRACE=enable=no
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=0:halt_on_error=1
+export TSAN_OPTIONS=halt_on_error=1
+san=${SANITIZER:-address}
+case $san in
+    address) name=AddressSanitizer;;
+    thread) name=ThreadSanitizer;;
+    *) echo "sanitize.sh: SANITIZER must be address or thread" >&2; exit 2;;
+esac
 log=$(mktemp /tmp/kz-sanitize.XXXXXX)
 set +e
-swift test --sanitize=address --scratch-path .build-asan "$@" 2>&1 | tee "$log"
+swift test --sanitize="$san" --scratch-path ".build-$san" "$@" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 set -e
-if grep -q 'ERROR: AddressSanitizer' "$log"; then
-    echo "sanitize.sh: AddressSanitizer reported an error (see above)" >&2
+if grep -q "ERROR: AddressSanitizer\|WARNING: ThreadSanitizer" "$log"; then
+    echo "sanitize.sh: $name reported an error (see above)" >&2
     rc=1
 fi
 rm -f "$log"
-[ "$rc" -eq 0 ] && echo "sanitize.sh: clean (AddressSanitizer, all tests passed)"
+[ "$rc" -eq 0 ] && echo "sanitize.sh: clean ($name, all selected tests passed)"
 exit "$rc"
