@@ -53,9 +53,11 @@ public enum Analyzer {
         var results: [CaptureResult] = []
         var allFindings: [Finding] = []
         for path in paths {
-            var runner = DetectorRunner(detectors: DetectorRegistry.makeAll(), context: context)
-            let r = CaptureAnalyzer.run(path: path, options: options, filter: filter) { runner.observe($0) }
-            allFindings.append(contentsOf: runner.finish().filter { $0.confidence >= options.minConfidence })
+            let runner = DetectorRunner(detectors: DetectorRegistry.makeAll(), context: context)
+            let (r, found) = options.threads > 1
+                ? DetectorStage.runBeside(path: path, options: options, filter: filter, runner: runner)
+                : DetectorStage.runInline(path: path, options: options, filter: filter, runner: runner)
+            allFindings.append(contentsOf: found.filter { $0.confidence >= options.minConfidence })
             if let e = r.error {
                 warnings.append(r.unreadable ? "cannot read \(e)" : "capture ended early: \(e); frames before it were analysed")
             }
