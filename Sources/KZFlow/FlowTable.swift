@@ -56,6 +56,9 @@ public struct FlowTable {
         self.limits = limits
         timeouts = TimeoutClass.allCases.map { limits.timeoutNanos($0) }
         index = FlowIndex(capacity: min(max(limits.maxFlows, 1), 4096))
+        // The slot array never grows past the cap: allocate it once (untouched pages cost no memory) instead of
+        // doubling, which would briefly hold the old and the new array (1.5× the slots' memory at the peak).
+        slots.reserveCapacity(max(1, limits.maxFlows))
     }
 
     /// Flows currently tracked.

@@ -22,10 +22,10 @@ final class FlowAppState {
     var alerts: [TLSAlert] = []
     var anomalies: [ProtocolAnomaly] = []
 
-    /// Bodies are kept (decoded) up to 64 KiB each until the flow's event: enough for every block page in Signatures/
-    /// (the largest is a few KiB) while live flows of a large capture stay cheap; the parser's SHA-256 still covers
+    /// Bodies are kept (decoded) up to 16 KiB each until the flow's event: several times the largest block page in
+    /// Signatures/ (a few KiB) while the live flows of a large capture stay cheap; the parser's SHA-256 still covers
     /// each whole body, and `HTTPBody.truncated` says when the kept part is a prefix.
-    static let httpLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024)
+    static let httpLimits = HTTPParserLimits(maxBodyBytes: 16 * 1024)
 
     init() {}
 
