@@ -51,7 +51,7 @@ runs=(
     "kz analyze, 1 thread|'$kz' analyze '$file' --format json --out /dev/null --quiet --threads 1"
     "kz analyze, 2 threads|'$kz' analyze '$file' --format json --out /dev/null --quiet --threads 2"
 )
-if command -v tcpflow >/dev/null; then runs+=("tcpflow -c -B|tcpflow -c -B -r '$file'"); else
+if command -v tcpflow >/dev/null; then runs+=("tcpflow -c -B|cd '$out' && tcpflow -c -B -r '$file'"); else
     echo "(tcpflow not installed: apt-get install tcpflow)"; fi
 if command -v ndpiReader >/dev/null; then runs+=("ndpiReader|ndpiReader -i '$file'"); else
     echo "(ndpiReader not installed: apt-get install libndpi-bin)"; fi

@@ -201,9 +201,12 @@ public enum TTLSweepAnalyzer {
             // the decrement), or on the link between t−1 and t. Name the last router that saw the probe.
             let before = control.probe(ttl: t - 1)?.timeExceededRouter ?? test.probe(ttl: t - 1)?.timeExceededRouter
             if let router = before {
+                // Equally consistent: a filter on router t before its own TTL check (an inline DPI stage ahead of the
+                // routing engine). The capture cannot separate these, so the answer is marked ambiguous.
                 r.censorHop = t - 1
                 r.censorRouter = router
-                notes.append("silent drop: the blocked probe with TTL \(t) never reached hop \(t) (no time-exceeded from \(r.middlebox.map { "\($0)" } ?? "?"), which answers the control at that TTL); it was dropped by router \(t - 1) \(router) after its TTL check, or by a device on the link after it; plain CenTrace reading: hop \(t)")
+                r.ambiguous = true
+                notes.append("silent drop: the blocked probe with TTL \(t) drew no time-exceeded from \(r.middlebox.map { "\($0)" } ?? "?"), which answers the control at that TTL, so it was dropped after router \(t - 1) \(router) handled it and before router \(t)'s TTL check: by router \(t - 1) after its TTL check, by a device on the link, or by a filter on router \(t) ahead of its TTL check; named: router \(t - 1), the last router seen handling the probe (plain CenTrace reading: hop \(t))")
             } else {
                 notes.append("silent drop: the device sits between hop \(t - 1) and hop \(t), or is router \(t - 1) filtering after its TTL check; no router answered at TTL \(t - 1), so the capture cannot tell which")
             }

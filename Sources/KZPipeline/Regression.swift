@@ -117,8 +117,8 @@ public enum Regression {
             var i = 0, j = 0
             while i < x.count || j < y.count {
                 if i < x.count, j < y.count, x[i] == y[j] { ops.append((" ", x[i])); i += 1; j += 1 }
-                else if j < y.count, i == x.count || lcs[i][j + 1] >= lcs[i + 1][j] { ops.append(("+", y[j])); j += 1 }
-                else { ops.append(("-", x[i])); i += 1 }
+                else if i < x.count, j == y.count || lcs[i + 1][j] >= lcs[i][j + 1] { ops.append(("-", x[i])); i += 1 }
+                else { ops.append(("+", y[j])); j += 1 }
             }
         } else {
             ops = x.map { ("-", $0) } + y.map { ("+", $0) }
