@@ -2,8 +2,8 @@
 # Runs the test suite under a sanitizer (issue 9).
 #   scripts/sanitize.sh [extra swift test args, e.g. --filter KZPipelineTests]          AddressSanitizer
 #   SANITIZER=thread scripts/sanitize.sh --filter ThreadedPipelineTests                 ThreadSanitizer
-# The only threads are the two pipeline stages of `--threads 2` (ReadStage on its own Thread, handing batches through
-# BatchChannel); ThreadedPipelineTests drives them on every lab capture and a corpus sample.
+# The only threads are the pipeline stages of `--threads 2` (ReadStage and the detectors each on their own Thread,
+# handing batches through Handoff queues); ThreadedPipelineTests drives them on every lab capture and a corpus sample.
 # LeakSanitizer is off: the XCTest/Swift runtime leaks a few bytes at exit and would fail every run (TOOLCHAIN.md §4).
 # SWIFT_BACKTRACE=enable=no: Swift's backtracer trips ASan on a crash and then hangs (TOOLCHAIN.md §4).
 set -euo pipefail

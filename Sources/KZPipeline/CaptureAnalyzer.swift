@@ -71,18 +71,25 @@ public enum CaptureAnalyzer {
         if options.threads > 1 {
             // Reading and decoding on a second thread, handing over batches of decoded packets and copied frame
             // bytes; the flow stage consumes them here, in order, so the result equals the one-thread run.
-            let channel = BatchChannel(depth: 4)
+            // Four batches circulate: filled by the reader, emptied here, returned for refilling.
+            let full = Handoff<PacketBatch>(capacity: 4)
+            let free = Handoff<PacketBatch>(capacity: 4)
+            for _ in 0..<4 { free.put(PacketBatch()) }
             let thread = Thread {
-                var batch = channel.freeBatch()
+                var batch = free.take() ?? PacketBatch()
                 read.run(packet: { p, b in
-                    if !batch.add(p, b) { channel.put(batch); batch = channel.freeBatch(); _ = batch.add(p, b) }
+                    if !batch.add(p, b) {
+                        full.put(batch)
+                        batch = free.take() ?? PacketBatch()
+                        _ = batch.add(p, b)
+                    }
                 }, note: { name, frame in batch.items.append(.note(name, frame)) }, tick: tick)
-                channel.put(batch)
-                channel.close()
+                full.put(batch)
+                full.close()
             }
             thread.stackSize = 8 << 20
             thread.start()
-            while let batch = channel.take() {
+            while let batch = full.take() {
                 batch.arena.withUnsafeBytes { arena in
                     for item in batch.items {
                         switch item {
@@ -94,7 +101,8 @@ public enum CaptureAnalyzer {
                     }
                 }
                 flows.value.store(sink.flowCounts.tcp + sink.flowCounts.udp + sink.flowCounts.other, ordering: .relaxed)
-                channel.recycle(batch)
+                batch.reset()
+                free.put(batch)
             }
         } else {
             read.run(packet: { p, b in

@@ -18,13 +18,13 @@ enum DetectorStage {
         -> (CaptureResult, [Finding])
     {
         let box = RunnerBox(runner)
-        let channel = EventChannel(depth: 64)
+        let events = Handoff<[AnalysisEvent]>(capacity: 64)
+        let result = Handoff<[Finding]>(capacity: 1)
         let thread = Thread {
-            while let batch = channel.take() {
+            while let batch = events.take() {
                 for e in batch { box.runner.observe(e) }
             }
-            box.findings = box.runner.finish()
-            channel.finished()
+            result.put(box.runner.finish())
         }
         thread.stackSize = 8 << 20
         thread.start()
@@ -33,77 +33,18 @@ enum DetectorStage {
         let r = CaptureAnalyzer.run(path: path, options: options, filter: filter) { e in
             pending.append(e)
             if pending.count >= 256 {
-                channel.put(pending)
+                events.put(pending)
                 pending.removeAll(keepingCapacity: true)
             }
         }
-        channel.put(pending)
-        channel.close()
-        channel.waitFinished()
-        return (r, box.findings)
+        if !pending.isEmpty { events.put(pending) }
+        events.close()
+        return (r, result.take() ?? [])
     }
 }
 
-/// The detector runner, owned by the detector thread until `EventChannel.finished()`; read afterwards.
+/// The detector runner, owned by the detector thread from its start until it hands over the findings.
 private final class RunnerBox: @unchecked Sendable {
     var runner: DetectorRunner
-    var findings: [Finding] = []
     init(_ r: DetectorRunner) { runner = r }
-}
-
-/// A bounded FIFO of event batches from the flow stage to the detector thread (at most `depth` batches wait).
-private final class EventChannel: @unchecked Sendable {
-    private let cond = NSCondition()
-    private var queue: [[AnalysisEvent]] = []
-    private var head = 0
-    private var closed = false
-    private var done = false
-    private let depth: Int
-
-    init(depth: Int) { self.depth = max(1, depth) }
-
-    func put(_ batch: [AnalysisEvent]) {
-        guard !batch.isEmpty else { return }
-        cond.lock()
-        while queue.count - head >= depth { cond.wait() }
-        queue.append(batch)
-        cond.broadcast()
-        cond.unlock()
-    }
-
-    func close() {
-        cond.lock()
-        closed = true
-        cond.broadcast()
-        cond.unlock()
-    }
-
-    func take() -> [AnalysisEvent]? {
-        cond.lock()
-        defer { cond.unlock() }
-        while queue.count == head && !closed { cond.wait() }
-        guard head < queue.count else { return nil }
-        let b = queue[head]
-        queue[head] = []
-        head += 1
-        if head > 64 && head * 2 > queue.count {
-            queue.removeFirst(head)
-            head = 0
-        }
-        cond.broadcast()
-        return b
-    }
-
-    func finished() {
-        cond.lock()
-        done = true
-        cond.broadcast()
-        cond.unlock()
-    }
-
-    func waitFinished() {
-        cond.lock()
-        while !done { cond.wait() }
-        cond.unlock()
-    }
 }
