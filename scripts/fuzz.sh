@@ -43,6 +43,7 @@ for t in $targets; do
         capture) maxlen=65536;; decoder) maxlen=9216;; reassembly) maxlen=4096;; dns) maxlen=4096;;
         http) maxlen=8192;; tls) maxlen=16384;; certificate) maxlen=8192;; *) maxlen=65536;;
     esac
+    started=$SECONDS
     KZ_FUZZ_TARGET=$t "$bin" "$out/$t/corpus" "$out/seeds/$t" -max_total_time="$secs" "${runs[@]}" \
         -print_final_stats=1 -artifact_prefix="$out/$t/" -rss_limit_mb=2048 -timeout=10 -max_len="$maxlen" \
         >"$log" 2>&1
@@ -60,5 +61,15 @@ for t in $targets; do
     found=$((found + n))
     printf '%-12s %12s %9s %9s %6s %7s %s\n' "$t" "${execs:-0}" "${rate:-0}" "${newu:-0}" "${cov:-?}" "$n" \
         "$(echo $arts)"
+    # Ledger of every run, so campaign totals (issue 9: 10M executions or 1 h per target) add up across sessions.
+    [ -s "$out/ledger.tsv" ] || printf 'date\ttarget\tseconds\texecs\tcov\tfindings\n' >"$out/ledger.tsv"
+    secs_run=$((SECONDS - started))
+    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$secs_run" "${execs:-0}" "${cov:-?}" "$n" \
+        >>"$out/ledger.tsv"
 done
+if [ -s "$out/ledger.tsv" ]; then
+    echo "campaign totals ($out/ledger.tsv):"
+    awk -F'\t' 'NR > 1 { s[$2] += $3; e[$2] += $4; f[$2] += $6 }
+        END { for (t in s) printf "  %-12s %12d execs %8d s %3d findings\n", t, e[t], s[t], f[t] }' "$out/ledger.tsv" | sort
+fi
 [ "$found" -eq 0 ]

@@ -2,6 +2,7 @@ import KZCapture
 import KZDetect
 import KZFlow
 import KZProtocols
+import KZSignatures
 import KZWire
 import Foundation
 import Synchronization
@@ -38,7 +39,10 @@ public struct CaptureResult: Sendable {
 
 /// Runs one capture through decode → defragmentation → flow table → parsers, streaming detector events to `observe`.
 public enum CaptureAnalyzer {
+    /// `signatures`: when given (and views are not collected), each HTTP response's body-derived block-page signals are
+    /// taken as soon as the response completes and the body is dropped (`FlowAppState`).
     public static func run(path: String, options: AnalysisOptions, filter: BPFFilter?,
+                           signatures: SignatureDatabase? = nil,
                            observe: (AnalysisEvent) -> Void) -> CaptureResult {
         let reader: CaptureReader
         do {
@@ -52,7 +56,7 @@ public enum CaptureAnalyzer {
         var result = CaptureResult(path: path, format: reader.format.rawValue,
                                    linkTypes: Array(Set(reader.linkTypes.map(\.description))).sorted())
         var table = FlowTable(limits: options.flowLimits)
-        var sink = PipelineSink(capture: path, collectViews: options.collectViews)
+        var sink = PipelineSink(capture: path, collectViews: options.collectViews, signatures: signatures)
         var keeperLimits = PathPacketKeeper.Limits()
         keeperLimits.maxKept = options.maxPathPackets
         let read = ReadStage(reader: reader, filter: filter, keeper: PathPacketKeeper(limits: keeperLimits))

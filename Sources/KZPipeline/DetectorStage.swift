@@ -10,7 +10,8 @@ enum DetectorStage {
         -> (CaptureResult, [Finding])
     {
         var runner = runner
-        let r = CaptureAnalyzer.run(path: path, options: options, filter: filter) { runner.observe($0) }
+        let r = CaptureAnalyzer.run(path: path, options: options, filter: filter,
+                                    signatures: runner.context.signatures) { runner.observe($0) }
         return (r, runner.finish())
     }
 
@@ -30,7 +31,8 @@ enum DetectorStage {
         thread.start()
         var pending: [AnalysisEvent] = []
         pending.reserveCapacity(256)
-        let r = CaptureAnalyzer.run(path: path, options: options, filter: filter) { e in
+        let r = CaptureAnalyzer.run(path: path, options: options, filter: filter,
+                                    signatures: box.runner.context.signatures) { e in
             pending.append(e)
             if pending.count >= 256 {
                 events.put(pending)

@@ -1,6 +1,7 @@
 import KZDetect
 import KZFlow
 import KZProtocols
+import KZSignatures
 import KZWire
 
 /// Receives the flow table's events for one capture, runs the application-layer parsers, pairs DNS transactions, and
@@ -19,9 +20,13 @@ struct PipelineSink: FlowEventSink {
     /// Flows quoted by an ICMP time-exceeded (TTL-limited probes).
     var probedFlows: Set<FlowKey> = []
 
-    init(capture: String, collectViews: Bool) {
+    /// Signatures for `FlowAppState`'s early body verdicts (nil: bodies are kept for the detector).
+    let signatures: SignatureDatabase?
+
+    init(capture: String, collectViews: Bool, signatures: SignatureDatabase? = nil) {
         self.capture = capture
         self.collectViews = collectViews
+        self.signatures = collectViews ? nil : signatures
         dns = DNSTransactionTracker(capture: capture)
     }
 
@@ -41,7 +46,7 @@ struct PipelineSink: FlowEventSink {
             st = existing
         } else {
             guard chunk.bytes.count > 0 else { return }
-            st = FlowAppState()
+            st = FlowAppState(lean: !collectViews, signatures: signatures)
             apps[flow.id] = st
         }
         if st.app == nil {

@@ -49,6 +49,35 @@ import KZWire
         #expect(x.peerTTL == 52)
     }
 
+    /// The pipeline takes a response's body facts when the response completes and drops the body
+    /// (`BlockPageDetector.bodyFacts`); the verdicts must be those the detector reaches from the body itself.
+    @Test func precomputedBodyFactsGiveTheSameFindingsAsTheBody() throws {
+        let db = try Self.db()
+        let iframe = "<html><body><iframe src=\"http://warning.rt.ru/block?u=x\"></iframe></body></html>"
+        let cases: [HTTPResponseEvent] = [
+            Self.response(5, last: 6, body: Self.blockPage),
+            Self.response(5, body: Self.normalPage),
+            Self.response(5, status: 403, body: "exact block body"),
+            Self.response(5, status: 451, body: "Legal reasons"),
+            Self.response(5, body: iframe),
+            Self.response(5, headers: [("Server", "FriendlyCDN")], body: Self.blockPage),
+        ]
+        var sawFinding = 0
+        for resp in cases {
+            var lean = resp
+            lean.bodyFacts = BlockPageDetector.bodyFacts(body: resp.body, headers: resp.headers, status: resp.status,
+                                                         signatures: db)
+            lean.body = []
+            let full = runDetector(BlockPageDetector(), [.tcpFlow(tcpFlow(requests: [Self.request], responses: [resp]))],
+                                   signatures: db)
+            let fromFacts = runDetector(BlockPageDetector(),
+                                        [.tcpFlow(tcpFlow(requests: [Self.request], responses: [lean]))], signatures: db)
+            #expect(full == fromFacts)
+            sawFinding += full.isEmpty ? 0 : 1
+        }
+        #expect(sawFinding == 4)   // block page, hash, 451, iframe to a block host; not the normal or the FP page
+    }
+
     @Test func vagueWordAloneIsLow() throws {
         let flow = tcpFlow(requests: [Self.request],
                            responses: [Self.response(5, body: "<p>This content is restricted to members.</p>")])

@@ -1,3 +1,4 @@
+import KZSignatures
 import KZWire
 
 /// Everything a detector can see. KZPipeline converts flow-table and parser outputs into these owned values, so
@@ -96,12 +97,16 @@ public struct HTTPResponseEvent: Sendable, Hashable {
     public var lastFrame: FrameNumber
     public var status: Int
     public var headers: [HTTPHeader]
-    /// Decoded body (after chunked and gzip/deflate), capped.
+    /// Decoded body (after chunked and gzip/deflate), capped; empty when `bodyFacts` was taken from it already.
     public var body: [UInt8]
     public var bodySHA256: String?
     public var complete: Bool
+    /// What the block-page detector reads in the body, computed when the response completed
+    /// (`BlockPageDetector.bodyFacts`), so the pipeline need not keep every body of a live flow until the flow ends.
+    /// Nil: the detector computes it from `body`.
+    public var bodyFacts: HTTPBodyFacts?
     public init(firstFrame: FrameNumber, lastFrame: FrameNumber, status: Int, headers: [HTTPHeader], body: [UInt8],
-                bodySHA256: String?, complete: Bool) {
+                bodySHA256: String?, complete: Bool, bodyFacts: HTTPBodyFacts? = nil) {
         self.firstFrame = firstFrame
         self.lastFrame = lastFrame
         self.status = status
@@ -109,9 +114,21 @@ public struct HTTPResponseEvent: Sendable, Hashable {
         self.body = body
         self.bodySHA256 = bodySHA256
         self.complete = complete
+        self.bodyFacts = bodyFacts
     }
     public func header(_ name: String) -> String? {
         headers.first { $0.name.lowercased() == name.lowercased() }?.value
+    }
+}
+
+/// The body-derived part of a block-page verdict: signature matches over body, headers and status, and the URLs the
+/// body sends a browser to (meta refresh, iframe). Small and owned: a response's body can be dropped once this exists.
+public struct HTTPBodyFacts: Sendable, Hashable {
+    public var signatureMatches: [SignatureMatch]
+    public var embeddedURLs: [String]
+    public init(signatureMatches: [SignatureMatch], embeddedURLs: [String]) {
+        self.signatureMatches = signatureMatches
+        self.embeddedURLs = embeddedURLs
     }
 }
 

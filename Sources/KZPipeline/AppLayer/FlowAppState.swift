@@ -1,6 +1,7 @@
 import KZDetect
 import KZFlow
 import KZProtocols
+import KZSignatures
 import KZWire
 
 /// What the application-layer parsers learned about one TCP flow. Parsers are chosen by content
@@ -21,13 +22,43 @@ final class FlowAppState {
     var chain: TLSCertificateChain?
     var alerts: [TLSAlert] = []
     var anomalies: [ProtocolAnomaly] = []
+    /// Block-page facts of `httpResponses[i]`, taken when the response completed (lean mode with signatures).
+    var httpResponseFacts: [HTTPBodyFacts?] = []
+    /// Lean: keep only what the detectors read (the views need everything). Request bodies are dropped, a response's
+    /// body is reduced to its block-page facts as soon as the response completes, and TLS hellos keep their frames,
+    /// versions and server name but not their extension lists. A live flow then costs its parsers' in-progress state,
+    /// not every message it carried.
+    let lean: Bool
+    let signatures: SignatureDatabase?
 
     /// Bodies are kept (decoded) up to 16 KiB each until the flow's event: several times the largest block page in
     /// Signatures/ (a few KiB) while the live flows of a large capture stay cheap; the parser's SHA-256 still covers
     /// each whole body, and `HTTPBody.truncated` says when the kept part is a prefix.
     static let httpLimits = HTTPParserLimits(maxBodyBytes: 16 * 1024)
 
-    init() {}
+    init(lean: Bool = false, signatures: SignatureDatabase? = nil) {
+        self.lean = lean
+        self.signatures = signatures
+    }
+
+    private func keep(_ r: HTTPRequest) {
+        var r = r
+        if lean { r.body.captured = [] }
+        httpRequests.append(r)
+    }
+
+    private func keep(_ r: HTTPResponse) {
+        var r = r
+        var facts: HTTPBodyFacts?
+        if lean, let db = signatures {
+            facts = BlockPageDetector.bodyFacts(body: r.body.captured,
+                                                headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
+                                                status: r.status, signatures: db)
+            r.body.captured = []
+        }
+        httpResponses.append(r)
+        httpResponseFacts.append(facts)
+    }
 
     func start(_ app: AppProtocol) {
         self.app = app
@@ -90,9 +121,9 @@ final class FlowAppState {
             for e in events {
                 switch e {
                 case .request(let r):
-                    httpRequests.append(r)
+                    keep(r)
                     httpResponseParser?.noteRequestMethod(r.method)
-                case .response(let r): httpResponses.append(r)
+                case .response(let r): keep(r)
                 case .anomaly(let a): anomalies.append(a)
                 }
             }
@@ -102,8 +133,8 @@ final class FlowAppState {
             httpResponseParser = p
             for e in events {
                 switch e {
-                case .response(let r): httpResponses.append(r)
-                case .request(let r): httpRequests.append(r)
+                case .response(let r): keep(r)
+                case .request(let r): keep(r)
                 case .anomaly(let a): anomalies.append(a)
                 }
             }
@@ -117,8 +148,16 @@ final class FlowAppState {
             if side == 1, var p = tlsServer { events = p.takeEvents(); tlsServer = p }
             for e in events {
                 switch e {
-                case .clientHello(let h): if clientHello == nil { clientHello = h }
-                case .serverHello(let h): if serverHello == nil { serverHello = h }
+                case .clientHello(var h):
+                    if clientHello == nil {
+                        if lean { h.dropDetail() }
+                        clientHello = h
+                    }
+                case .serverHello(var h):
+                    if serverHello == nil {
+                        if lean { h.dropDetail() }
+                        serverHello = h
+                    }
                 case .certificate(var c):
                     // Everything downstream uses the summary (names, dates, hashes); the DER would stay in memory
                     // until the flow ends, for every live TLS flow.
@@ -135,10 +174,12 @@ final class FlowAppState {
     /// The detector view of what was parsed.
     func detectorHTTP() -> ([HTTPRequestEvent], [HTTPResponseEvent]) {
         let reqs = httpRequests.map { HTTPRequestEvent(frame: $0.firstFrame, method: $0.method, target: $0.target, host: $0.host) }
-        let resps = httpResponses.filter { !$0.isInterim }.map { r in
-            HTTPResponseEvent(firstFrame: r.firstFrame, lastFrame: r.lastFrame, status: r.status,
-                              headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
-                              body: r.body.captured, bodySHA256: r.body.sha256, complete: r.complete)
+        let resps = httpResponses.indices.filter { !httpResponses[$0].isInterim }.map { i in
+            let r = httpResponses[i]
+            return HTTPResponseEvent(firstFrame: r.firstFrame, lastFrame: r.lastFrame, status: r.status,
+                                     headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
+                                     body: r.body.captured, bodySHA256: r.body.sha256, complete: r.complete,
+                                     bodyFacts: httpResponseFacts[i])
         }
         return (reqs, resps)
     }

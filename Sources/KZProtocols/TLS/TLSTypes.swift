@@ -208,3 +208,32 @@ public struct TLSParserLimits: Sendable, Hashable, Codable {
         self.maxCertificates = maxCertificates
     }
 }
+
+extension TLSClientHello {
+    /// Drops the lists and fingerprints (random, cipher suites, extensions, groups, JA3/JA4), keeping versions, server
+    /// name, GREASE flag and frames: what a long-lived summary needs, at a fraction of the memory.
+    public mutating func dropDetail() {
+        random = []
+        cipherSuites = []
+        compressionMethods = []
+        extensions = []
+        alpn = []
+        supportedGroups = []
+        ecPointFormats = []
+        signatureAlgorithms = []
+        ja3 = ""
+        ja3MD5 = ""
+        ja4 = ""
+        ja4Raw = ""
+    }
+}
+
+extension TLSServerHello {
+    /// Drops random, extensions and JA3S, keeping versions, cipher suite, ALPN and frames.
+    public mutating func dropDetail() {
+        random = []
+        extensions = []
+        ja3s = ""
+        ja3sMD5 = ""
+    }
+}

@@ -166,11 +166,12 @@ public struct BlockPageDetector: Detector {
         var matches: [SignatureMatch] = []
         var blockHostMatches: [(SignatureMatch, String)] = []
         if let db = context.signatures {
-            matches = db.matchBlockPage(body: resp.body, headers: resp.headers.map { (name: $0.name, value: $0.value) },
-                                        status: resp.status)
+            let facts = resp.bodyFacts
+                ?? bodyFacts(body: resp.body, headers: resp.headers, status: resp.status, signatures: db)
+            matches = facts.signatureMatches
             var urls: [(String, String)] = []
             if redirectStatuses.contains(resp.status), let loc = resp.header("Location") { urls.append(("header.location", loc)) }
-            urls += embeddedURLs(resp.body).map { ("body", $0) }
+            urls += facts.embeddedURLs.map { ("body", $0) }
             for (where_, url) in urls {
                 if let host = SignatureDatabase.host(fromURL: url), let m = db.matchBlockHost(host) {
                     blockHostMatches.append((m, where_))
@@ -208,6 +209,16 @@ public struct BlockPageDetector: Detector {
             s.evidence.append(.frame(resp.firstFrame, note: "HTTP 451 Unavailable For Legal Reasons (RFC 7725)"))
             s.reasons.append("status 451 Unavailable For Legal Reasons")
         }
+    }
+
+    /// The body-derived signals of one response (signature matches, embedded URLs). The pipeline calls this when a
+    /// response completes and keeps only the result, so a long-lived flow does not hold its bodies; `signatureSignals`
+    /// computes it itself for events that still carry the body. Same result either way.
+    public static func bodyFacts(body: [UInt8], headers: [HTTPHeader], status: Int,
+                                 signatures db: SignatureDatabase) -> HTTPBodyFacts {
+        HTTPBodyFacts(signatureMatches: db.matchBlockPage(body: body, headers: headers.map { (name: $0.name, value: $0.value) },
+                                                          status: status),
+                      embeddedURLs: embeddedURLs(body))
     }
 
     /// URLs a block page sends the browser to without a redirect status: `<meta http-equiv="refresh"
