@@ -204,8 +204,7 @@ public enum Analyzer {
         var rows: [String: [String: String]] = [:]
         for (i, r) in results.enumerated() {
             let v = i < vantages.count ? vantages[i] : "capture\(i + 1)"
-            var targets: Set<String> = []
-            for t in r.dnsTransactions { targets.insert(t.qname.lowercased()) }
+            var targets = r.dnsQueryNames
             for f in findings where f.capture == r.path {
                 let key = f.target?.host ?? f.target?.sni ?? f.target?.qname ?? f.flow.map { serverAddress($0.server) } ?? "?"
                 var outcome = f.detector

@@ -31,7 +31,10 @@ public struct CaptureResult: Sendable {
     /// Leading bytes (≤ 4 KiB) of kept frames that carry payload, ICMP or IP options (for sweeps that judge responses
     /// by content, record-route and quoted headers), within a 32 MiB budget.
     public var payloads: [FrameNumber: [UInt8]] = [:]
+    /// Every DNS transaction, in query order (only when views are collected; the detectors get them as events).
     public var dnsTransactions: [DNSTransactionEvent] = []
+    /// Distinct query names (lowercased), for the vantage comparison.
+    public var dnsQueryNames: Set<String> = []
     public var flowRecords: [FlowRecord] = []
     public var httpRows: [HTTPViewRow] = []
     public var tlsRows: [TLSViewRow] = []
@@ -120,8 +123,12 @@ public enum CaptureAnalyzer {
         table.finish(into: &sink)
         for e in sink.events { observe(e) }
         sink.events.removeAll()
-        result.dnsTransactions = sink.dns.finish()
-        for t in result.dnsTransactions { observe(.dnsTransaction(t)) }
+        sink.dns.finish()
+        sink.takeDNSTransactions()
+        for e in sink.events { observe(e) }
+        sink.events.removeAll()
+        result.dnsTransactions = sink.dnsTransactions
+        result.dnsQueryNames = sink.dnsQueryNames
         if sink.dns.unsolicitedCount > 0, let f = sink.dns.unsolicited.first {
             sink.note("dns.unsolicited_response", frame: f.frame, count: sink.dns.unsolicitedCount)
         }

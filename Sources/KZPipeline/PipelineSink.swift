@@ -11,6 +11,9 @@ struct PipelineSink: FlowEventSink {
     let collectViews: Bool
     var apps: [FlowID: FlowAppState] = [:]
     var dns: DNSTransactionTracker
+    /// Released DNS transactions (views only) and the distinct query names.
+    var dnsTransactions: [DNSTransactionEvent] = []
+    var dnsQueryNames: Set<String> = []
     var events: [AnalysisEvent] = []
     var flowCounts = (tcp: 0, udp: 0, other: 0)
     var flowRecords: [FlowRecord] = []
@@ -64,6 +67,16 @@ struct PipelineSink: FlowEventSink {
             dns.message(m, .init(src: src.address, srcPort: src.port, dst: dst.address, dstPort: dst.port, frame: frame,
                                  time: chunk.timestamp, ttl: chunk.ttl, ipID: chunk.ipID, df: false, transport: "tcp"))
         }
+        if dns.hasReleased { takeDNSTransactions() }
+    }
+
+    /// Hands the transactions the tracker released (query order) to the detectors as events.
+    mutating func takeDNSTransactions() {
+        for t in dns.takeReleased() {
+            dnsQueryNames.insert(t.qname.lowercased())
+            if collectViews { dnsTransactions.append(t) }
+            events.append(.dnsTransaction(t))
+        }
     }
 
     mutating func datagram(_ flow: FlowContext, _ d: Datagram) {
@@ -77,6 +90,7 @@ struct PipelineSink: FlowEventSink {
         guard let m = r.message else { return }
         dns.message(m, .init(src: src.address, srcPort: src.port, dst: dst.address, dstPort: dst.port, frame: d.frame,
                              time: d.timestamp, ttl: d.ttl, ipID: d.ipID, df: d.df, transport: "udp"))
+        if dns.hasReleased { takeDNSTransactions() }
     }
 
     mutating func icmp(_ flow: FlowContext, _ m: ICMPMessage) {

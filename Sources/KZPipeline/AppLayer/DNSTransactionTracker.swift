@@ -8,6 +8,12 @@ import KZWire
 /// A response is matched by the querier's endpoint, the id and the question — not by the response's source address, so
 /// a forged answer claiming another source is still attached (and the detector sees the source differ). Responses that
 /// match no query are counted as `dns.unsolicited_response`.
+///
+/// Streaming: a transaction stays open for `grace` seconds of capture time after its query (stub resolvers give up
+/// after about 5 s, RFC 1536 §1 and glibc's default; an injected answer arrives *before* the genuine one). Then it is
+/// released, in query order (`takeReleased()`), so memory holds the last `grace` seconds of queries rather than the
+/// whole capture. A response later than that counts as unsolicited. At `maxOpen` open transactions the oldest is
+/// released early (`capEvictions`).
 public struct DNSTransactionTracker {
     struct Key: Hashable {
         var client: IPAddress
@@ -20,16 +26,61 @@ public struct DNSTransactionTracker {
     public let capture: String
     /// Most open transactions kept; beyond, the oldest is closed early (`dns.transaction_cap`).
     public let maxOpen: Int
+    /// Seconds of capture time a transaction waits for responses before it is released.
+    public let grace: Double
+    /// Open transactions by key → absolute index (`base + position in pending`).
     private var open: [Key: Int] = [:]
-    private var transactions: [DNSTransactionEvent] = []
-    private var closed: [Bool] = []
+    /// Transactions in query order; `pending[head...]` are not yet released; `pending[i]` has absolute index `base + i`.
+    private var pending: [DNSTransactionEvent] = []
+    private var pendingKeys: [Key] = []
+    private var head = 0
+    private var ready: [DNSTransactionEvent] = []
+    private var base = 0
     public private(set) var unsolicited: [(frame: FrameNumber, count: Int)] = []
     public private(set) var unsolicitedCount = 0
     public private(set) var capEvictions = 0
 
-    public init(capture: String, maxOpen: Int = 200_000) {
+    public init(capture: String, maxOpen: Int = 200_000, grace: Double = 15) {
         self.capture = capture
         self.maxOpen = maxOpen
+        self.grace = grace
+    }
+
+    /// Transactions still open.
+    public var openCount: Int { pending.count - head }
+    /// True when `takeReleased()` has something.
+    public var hasReleased: Bool { !ready.isEmpty }
+
+    /// Releases, in query order, the transactions whose query is more than `grace` seconds older than `now` (called
+    /// by `message` with each message's time).
+    public mutating func release(upTo now: Timestamp) {
+        let limit = now.nanoseconds &- Int64(grace * 1e9)
+        while head < pending.count, pending[head].queryTime.nanoseconds < limit { releaseHead() }
+        compact()
+    }
+
+    /// The transactions released since the last call, in query order.
+    public mutating func takeReleased() -> [DNSTransactionEvent] {
+        var out: [DNSTransactionEvent] = []
+        swap(&out, &ready)
+        return out
+    }
+
+    private mutating func releaseHead() {
+        let key = pendingKeys[head]
+        if open[key] == base + head { open[key] = nil }
+        ready.append(pending[head])
+        pending[head].responses = []
+        head += 1
+    }
+
+    /// Drops released entries from the front once they are half the buffer (amortised O(1) per transaction).
+    private mutating func compact() {
+        guard head > 0, head >= pending.count / 2 else { return }
+        pending.removeFirst(head)
+        pendingKeys.removeFirst(head)
+        base += head
+        head = 0
     }
 
     /// Context of one DNS message as it travelled.
@@ -61,15 +112,18 @@ public struct DNSTransactionTracker {
 
     public mutating func message(_ m: DNSMessage, _ c: Carrier) {
         guard let q = m.questions.first else { return }
+        release(upTo: c.time)
         if !m.header.isResponse {
             let key = Key(client: c.src, clientPort: c.srcPort, id: m.header.id, qname: q.name.lowercased(), qtype: q.type)
-            if let idx = open[key], transactions[idx].responses.isEmpty { return }   // retransmitted query: keep the first
-            if open.count >= maxOpen, let oldest = open.min(by: { $0.value < $1.value }) {
-                open[oldest.key] = nil
+            if let idx = open[key], pending[idx - base].responses.isEmpty { return }   // retransmitted query: keep the first
+            while open.count >= maxOpen && head < pending.count {
+                releaseHead()
                 capEvictions += 1
             }
-            open[key] = transactions.count
-            transactions.append(DNSTransactionEvent(capture: capture, client: c.src, clientPort: c.srcPort, resolver: c.dst,
+            compact()
+            open[key] = base + pending.count
+            pendingKeys.append(key)
+            pending.append(DNSTransactionEvent(capture: capture, client: c.src, clientPort: c.srcPort, resolver: c.dst,
                                                     resolverPort: c.dstPort, transport: c.transport, queryFrame: c.frame,
                                                     queryTime: c.time, id: m.header.id, qname: q.name, qtype: q.type,
                                                     responses: []))
@@ -89,13 +143,16 @@ public struct DNSTransactionTracker {
                 default: break
                 }
             }
-            transactions[idx].responses.append(DNSResponseEvent(
+            pending[idx - base].responses.append(DNSResponseEvent(
                 frame: c.frame, time: c.time, source: c.src, ttl: c.ttl, ipID: c.ipID, df: c.df, rcode: m.header.rcode,
                 answers: answers, answerTTLs: ttls, flagsAA: m.header.authoritative,
                 authorityCount: m.authorities.count, additionalCount: m.additionals.count))
         }
     }
 
-    /// All transactions in query order.
-    public func finish() -> [DNSTransactionEvent] { transactions }
+    /// Releases every remaining transaction, in query order (end of capture); collect them with `takeReleased()`.
+    public mutating func finish() {
+        while head < pending.count { releaseHead() }
+        compact()
+    }
 }

@@ -18,7 +18,8 @@ import KZWire
 /// genuine one is the response with the fewest suspicion signals, ties going to the latest (the injector wins the race,
 /// the real resolver answers later: the Hold-On pattern).
 ///
-/// State: every transaction is kept until `finish`, because the baseline needs the whole capture.
+/// State: every answered transaction is kept until `finish`, because the baseline needs the whole capture; compactly
+/// (`DNSTransactionStore`: about 100 bytes for a one-response transaction, strings and addresses interned).
 public struct DNSInjectionDetector: Detector {
     public static let id: DetectorID = "dns.injection"
 
@@ -40,7 +41,7 @@ public struct DNSInjectionDetector: Detector {
     }
 
     public var thresholds: Thresholds
-    private var transactions: [DNSTransactionEvent] = []
+    private var store = DNSTransactionStore()
     /// Addresses that answered a DNS query with ICMP port unreachable: (frame of the ICMP error).
     private var portUnreachable: [IPAddress: FrameNumber] = [:]
 
@@ -49,7 +50,7 @@ public struct DNSInjectionDetector: Detector {
     public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
         switch event {
         case .dnsTransaction(let t):
-            transactions.append(t)
+            store.add(t)
         case .icmpError(let e):
             // Port unreachable: ICMPv4 type 3 code 3, ICMPv6 type 1 code 4, quoting a datagram to port 53.
             let portUnreach = e.isV6 ? (e.type == 1 && e.code == 4) : (e.type == 3 && e.code == 3)
@@ -64,18 +65,18 @@ public struct DNSInjectionDetector: Detector {
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
         // Baselines from uncontested transactions, keyed by responding address.
         var baselines: [IPAddress: ResolverBaseline] = [:]
-        for t in transactions where t.responses.count == 1 {
-            let r = t.responses[0]
-            guard r.source == t.resolver else { continue }
-            baselines[r.source, default: ResolverBaseline(countingGap: thresholds.ipIDMaxGap)].add(.init(
+        for i in store.singles.indices {
+            let (source, resolver, r, queryTime) = store.singleResponse(i)
+            guard source == resolver else { continue }
+            baselines[source, default: ResolverBaseline(countingGap: thresholds.ipIDMaxGap)].add(.init(
                 frame: r.frame, time: r.time, ttl: r.ttl, ipID: r.ipID, df: r.df,
-                rtt: r.time.seconds - t.queryTime.seconds))
+                rtt: r.time.seconds - queryTime.seconds))
         }
-        let ordered = transactions.sorted { ($0.queryFrame, $0.id) < ($1.queryFrame, $1.id) }
-        for t in ordered {
-            if let f = judge(t, baselines: baselines, context: context) { sink.report(f) }
+        let ordered = store.order.sorted { store.sortKey($0) < store.sortKey($1) }
+        for slot in ordered {
+            if let f = judge(store.transaction(slot), baselines: baselines, context: context) { sink.report(f) }
         }
-        transactions = []
+        store = DNSTransactionStore()
     }
 
     // MARK: - Judging one transaction

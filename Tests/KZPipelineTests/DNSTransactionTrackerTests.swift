@@ -1,0 +1,102 @@
+import KZProtocols
+import KZWire
+import Testing
+@testable import KZPipeline
+
+/// DNS transactions are paired, kept open for the grace period, then released in query order (bounded memory).
+@Suite struct DNSTransactionTrackerTests {
+    static let client = IPAddress(v4: 0x0a00_0002), resolver = IPAddress(v4: 0x0a00_0035)
+
+    /// A query (or, with `answer`, a response carrying one A record) for `name`, as wire bytes (RFC 1035 §4.1).
+    static func message(id: UInt16, name: String, answer: UInt32? = nil) -> DNSMessage {
+        var b: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xff), answer == nil ? 0x01 : 0x81, answer == nil ? 0x00 : 0x80,
+                          0, 1, 0, answer == nil ? 0 : 1, 0, 0, 0, 0]
+        for label in name.split(separator: ".") { b.append(UInt8(label.utf8.count)); b += Array(label.utf8) }
+        b += [0, 0, 1, 0, 1]
+        if let a = answer {
+            b += [0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0x0e, 0x10, 0, 4]
+            b += [UInt8(a >> 24), UInt8((a >> 16) & 0xff), UInt8((a >> 8) & 0xff), UInt8(a & 0xff)]
+        }
+        return DNSMessage.parse(b).message!
+    }
+
+    static func carrier(query: Bool, port: UInt16, frame: Int, seconds: Double, ttl: UInt8 = 64)
+        -> DNSTransactionTracker.Carrier
+    {
+        .init(src: query ? client : resolver, srcPort: query ? port : 53, dst: query ? resolver : client,
+              dstPort: query ? 53 : port, frame: frame, time: Timestamp(nanoseconds: Int64(seconds * 1e9)), ttl: ttl,
+              ipID: 0, df: false, transport: "udp")
+    }
+
+    @Test func bothResponsesStayWithTheQueryUntilTheGraceEndsThenReleaseInQueryOrder() {
+        var t = DNSTransactionTracker(capture: "c", grace: 10)
+        t.message(Self.message(id: 1, name: "a.example"), Self.carrier(query: true, port: 5000, frame: 1, seconds: 0))
+        t.message(Self.message(id: 2, name: "b.example"), Self.carrier(query: true, port: 5001, frame: 2, seconds: 1))
+        // An injected answer first, then the genuine one, 3 s later.
+        t.message(Self.message(id: 1, name: "a.example", answer: 0x0a0a_0a0a),
+                  Self.carrier(query: false, port: 5000, frame: 3, seconds: 0.01, ttl: 250))
+        t.message(Self.message(id: 1, name: "a.example", answer: 0x5db8_d822),
+                  Self.carrier(query: false, port: 5000, frame: 4, seconds: 3))
+        #expect(!t.hasReleased)
+        #expect(t.openCount == 2)
+        // 10.5 s: the first query is past its grace, the second is not.
+        t.message(Self.message(id: 3, name: "c.example"), Self.carrier(query: true, port: 5002, frame: 5, seconds: 10.5))
+        let first = t.takeReleased()
+        #expect(first.map(\.queryFrame) == [1])
+        #expect(first[0].responses.map(\.frame) == [3, 4])
+        #expect(first[0].responses.map(\.ttl) == [250, 64])
+        #expect(t.takeReleased().isEmpty)
+        t.finish()
+        #expect(t.takeReleased().map(\.queryFrame) == [2, 5])
+        #expect(t.openCount == 0)
+        #expect(t.unsolicitedCount == 0)
+    }
+
+    @Test func aResponseAfterTheGraceIsUnsolicited() {
+        var t = DNSTransactionTracker(capture: "c", grace: 10)
+        t.message(Self.message(id: 7, name: "late.example"), Self.carrier(query: true, port: 6000, frame: 1, seconds: 0))
+        t.message(Self.message(id: 7, name: "late.example", answer: 1),
+                  Self.carrier(query: false, port: 6000, frame: 2, seconds: 11))
+        #expect(t.unsolicitedCount == 1)
+        let released = t.takeReleased()
+        #expect(released.count == 1)
+        #expect(released[0].responses.isEmpty)
+    }
+
+    @Test func theOpenCapReleasesTheOldestEarlyAndCountsIt() {
+        var t = DNSTransactionTracker(capture: "c", maxOpen: 3, grace: 1000)
+        for i in 0..<5 {
+            t.message(Self.message(id: UInt16(i), name: "n\(i).example"),
+                      Self.carrier(query: true, port: UInt16(7000 + i), frame: i + 1, seconds: Double(i)))
+        }
+        #expect(t.capEvictions == 2)
+        #expect(t.openCount == 3)
+        #expect(t.takeReleased().map(\.queryFrame) == [1, 2])
+        // The evicted query's answer no longer finds it.
+        t.message(Self.message(id: 0, name: "n0.example", answer: 1),
+                  Self.carrier(query: false, port: 7000, frame: 9, seconds: 5))
+        #expect(t.unsolicitedCount == 1)
+        t.finish()
+        #expect(t.takeReleased().map(\.queryFrame) == [3, 4, 5])
+    }
+
+    /// Many transactions over a long capture: what stays open is the grace window, not the capture.
+    @Test func openTransactionsStayWithinTheGraceWindow() {
+        var t = DNSTransactionTracker(capture: "c", grace: 5)
+        var released = 0, peakOpen = 0
+        for i in 0..<20_000 {
+            let s = Double(i) * 0.01      // 100 queries per second for 200 s
+            let port = UInt16(10_000 + i % 50_000)
+            t.message(Self.message(id: UInt16(i & 0xffff), name: "q.example"), Self.carrier(query: true, port: port, frame: 2 * i + 1, seconds: s))
+            t.message(Self.message(id: UInt16(i & 0xffff), name: "q.example", answer: 1),
+                      Self.carrier(query: false, port: port, frame: 2 * i + 2, seconds: s + 0.002))
+            peakOpen = max(peakOpen, t.openCount)
+            released += t.takeReleased().count
+        }
+        t.finish()
+        released += t.takeReleased().count
+        #expect(released == 20_000)
+        #expect(peakOpen <= 502)
+        #expect(t.unsolicitedCount == 0)
+    }
+}
