@@ -23,13 +23,14 @@ struct PipelineSink: FlowEventSink {
     /// Flows quoted by an ICMP time-exceeded (TTL-limited probes).
     var probedFlows: Set<FlowKey> = []
 
-    /// Signatures for `FlowAppState`'s early body verdicts (nil: bodies are kept for the detector).
-    let signatures: SignatureDatabase?
+    /// What every flow's `FlowAppState` keeps (lean unless views are collected) and the signatures for its early
+    /// body verdicts.
+    let appConfig: FlowAppState.Config
 
     init(capture: String, collectViews: Bool, signatures: SignatureDatabase? = nil) {
         self.capture = capture
         self.collectViews = collectViews
-        self.signatures = collectViews ? nil : signatures
+        appConfig = collectViews ? .full : FlowAppState.Config(lean: true, signatures: signatures)
         dns = DNSTransactionTracker(capture: capture)
     }
 
@@ -49,7 +50,7 @@ struct PipelineSink: FlowEventSink {
             st = existing
         } else {
             guard chunk.bytes.count > 0 else { return }
-            st = FlowAppState(lean: !collectViews, signatures: signatures)
+            st = FlowAppState(config: appConfig)
             apps[flow.id] = st
         }
         if st.app == nil {

@@ -9,48 +9,75 @@ import KZWire
 /// A class: one heap object per TCP flow that carried data, referenced from `PipelineSink.apps`, so feeding it never
 /// copies parser state and the table holds 8 bytes per flow rather than the whole state at the table's load factor.
 final class FlowAppState {
+    /// The parsers of one protocol live in a box of their own, allocated for that protocol only: an HTTP flow does not
+    /// carry empty TLS parsers inline, nor a TLS flow two HTTP parsers (about 1.9 KiB per flow before).
+    final class HTTPParsers {
+        var request: HTTPStreamParser
+        var response: HTTPStreamParser
+        init(limits: HTTPParserLimits) {
+            request = HTTPStreamParser(role: .request, limits: limits)
+            response = HTTPStreamParser(role: .response, limits: limits)
+        }
+    }
+
+    final class TLSParsers {
+        var client = TLSStreamParser()
+        var server = TLSStreamParser()
+    }
+
+    /// What the TLS parsers saw (allocated with the first hello, certificate or alert).
+    final class TLSSeen {
+        var clientHello: TLSClientHello?
+        var serverHello: TLSServerHello?
+        var chain: TLSCertificateChain?
+    }
+
+    /// Shared by every flow of a capture.
+    final class Config: Sendable {
+        /// Keep only what the detectors read (the views need everything). Request bodies are dropped, a response's
+        /// body is reduced to its block-page facts as soon as the response completes, and TLS hellos keep their
+        /// frames, versions and server name but not their extension lists. A live flow then costs its parsers'
+        /// in-progress state, not every message it carried.
+        let lean: Bool
+        let signatures: SignatureDatabase?
+        init(lean: Bool, signatures: SignatureDatabase?) {
+            self.lean = lean
+            self.signatures = signatures
+        }
+        static let full = Config(lean: false, signatures: nil)
+    }
+
     var app: AppProtocol?
-    var httpRequestParser: HTTPStreamParser?
-    var httpResponseParser: HTTPStreamParser?
-    var tlsClient: TLSStreamParser?
-    var tlsServer: TLSStreamParser?
-    var dnsFramers: [DNSOverTCPFramer] = []
+    private var http: HTTPParsers?
+    private var tls: TLSParsers?
+    private var seen: TLSSeen?
+    private var dnsFramers: [DNSOverTCPFramer] = []
     var httpRequests: [HTTPRequest] = []
     var httpResponses: [HTTPResponse] = []
-    var clientHello: TLSClientHello?
-    var serverHello: TLSServerHello?
-    var chain: TLSCertificateChain?
-    var alerts: [TLSAlert] = []
-    var anomalies: [ProtocolAnomaly] = []
     /// Block-page facts of `httpResponses[i]`, taken when the response completed (lean mode with signatures).
     var httpResponseFacts: [HTTPBodyFacts?] = []
-    /// Lean: keep only what the detectors read (the views need everything). Request bodies are dropped, a response's
-    /// body is reduced to its block-page facts as soon as the response completes, and TLS hellos keep their frames,
-    /// versions and server name but not their extension lists. A live flow then costs its parsers' in-progress state,
-    /// not every message it carried.
-    let lean: Bool
-    let signatures: SignatureDatabase?
+    var alerts: [TLSAlert] = []
+    var anomalies: [ProtocolAnomaly] = []
+    let config: Config
 
-    /// Bodies are kept (decoded) up to 16 KiB each until the flow's event: several times the largest block page in
-    /// Signatures/ (a few KiB) while the live flows of a large capture stay cheap; the parser's SHA-256 still covers
-    /// each whole body, and `HTTPBody.truncated` says when the kept part is a prefix.
-    static let httpLimits = HTTPParserLimits(maxBodyBytes: 16 * 1024)
+    var clientHello: TLSClientHello? { seen?.clientHello }
+    var serverHello: TLSServerHello? { seen?.serverHello }
+    var chain: TLSCertificateChain? { seen?.chain }
 
-    init(lean: Bool = false, signatures: SignatureDatabase? = nil) {
-        self.lean = lean
-        self.signatures = signatures
+    init(config: Config = .full) {
+        self.config = config
     }
 
     private func keep(_ r: HTTPRequest) {
         var r = r
-        if lean { r.body.captured = [] }
+        if config.lean { r.body.captured = [] }
         httpRequests.append(r)
     }
 
     private func keep(_ r: HTTPResponse) {
         var r = r
         var facts: HTTPBodyFacts?
-        if lean, let db = signatures {
+        if config.lean, let db = config.signatures {
             facts = BlockPageDetector.bodyFacts(body: r.body.captured,
                                                 headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
                                                 status: r.status, signatures: db)
@@ -60,15 +87,18 @@ final class FlowAppState {
         httpResponseFacts.append(facts)
     }
 
+    /// Bodies are kept (decoded) up to 16 KiB each until the flow's event: several times the largest block page in
+    /// Signatures/ (a few KiB) while the live flows of a large capture stay cheap; the parser's SHA-256 still covers
+    /// each whole body, and `HTTPBody.truncated` says when the kept part is a prefix.
+    static let httpLimits = HTTPParserLimits(maxBodyBytes: 16 * 1024)
+
     func start(_ app: AppProtocol) {
         self.app = app
         switch app {
         case .http:
-            httpRequestParser = HTTPStreamParser(role: .request, limits: Self.httpLimits)
-            httpResponseParser = HTTPStreamParser(role: .response, limits: Self.httpLimits)
+            http = HTTPParsers(limits: Self.httpLimits)
         case .tls:
-            tlsClient = TLSStreamParser()
-            tlsServer = TLSStreamParser()
+            tls = TLSParsers()
         case .dns:
             dnsFramers = [DNSOverTCPFramer(), DNSOverTCPFramer()]
         default:
@@ -80,15 +110,17 @@ final class FlowAppState {
     func feed(_ bytes: UnsafeRawBufferPointer, forward: Bool, frame: Int, dns: (DNSMessage, Bool, Int) -> Void) {
         switch app {
         case .http?:
+            guard let h = http else { return }
             if forward {
-                httpRequestParser?.feed(bytes, frame: frame)
+                h.request.feed(bytes, frame: frame)
                 drainHTTP(request: true)
             } else {
-                httpResponseParser?.feed(bytes, frame: frame)
+                h.response.feed(bytes, frame: frame)
                 drainHTTP(request: false)
             }
         case .tls?:
-            if forward { tlsClient?.feed(bytes, frame: frame) } else { tlsServer?.feed(bytes, frame: frame) }
+            guard let t = tls else { return }
+            if forward { t.client.feed(bytes, frame: frame) } else { t.server.feed(bytes, frame: frame) }
             drainTLS()
         case .dns?:
             let i = forward ? 0 : 1
@@ -104,33 +136,34 @@ final class FlowAppState {
     }
 
     func finish() {
-        httpRequestParser?.finish()
-        drainHTTP(request: true)
-        httpResponseParser?.finish()
-        drainHTTP(request: false)
-        tlsClient?.finish()
-        tlsServer?.finish()
-        drainTLS()
+        if let h = http {
+            h.request.finish()
+            drainHTTP(request: true)
+            h.response.finish()
+            drainHTTP(request: false)
+        }
+        if let t = tls {
+            t.client.finish()
+            t.server.finish()
+            drainTLS()
+        }
     }
 
     private func drainHTTP(request: Bool) {
+        guard let h = http else { return }
         if request {
-            guard var p = httpRequestParser else { return }
-            let events = p.takeEvents()
-            httpRequestParser = p
+            let events = h.request.takeEvents()
             for e in events {
                 switch e {
                 case .request(let r):
                     keep(r)
-                    httpResponseParser?.noteRequestMethod(r.method)
+                    h.response.noteRequestMethod(r.method)
                 case .response(let r): keep(r)
                 case .anomaly(let a): anomalies.append(a)
                 }
             }
         } else {
-            guard var p = httpResponseParser else { return }
-            let events = p.takeEvents()
-            httpResponseParser = p
+            let events = h.response.takeEvents()
             for e in events {
                 switch e {
                 case .response(let r): keep(r)
@@ -142,33 +175,42 @@ final class FlowAppState {
     }
 
     private func drainTLS() {
+        guard let t = tls else { return }
         for side in 0..<2 {
-            var events: [KZProtocols.TLSEvent] = []
-            if side == 0, var p = tlsClient { events = p.takeEvents(); tlsClient = p }
-            if side == 1, var p = tlsServer { events = p.takeEvents(); tlsServer = p }
+            let events = side == 0 ? t.client.takeEvents() : t.server.takeEvents()
             for e in events {
                 switch e {
                 case .clientHello(var h):
-                    if clientHello == nil {
-                        if lean { h.dropDetail() }
-                        clientHello = h
+                    let seen = tlsSeen()
+                    if seen.clientHello == nil {
+                        if config.lean { h.dropDetail() }
+                        seen.clientHello = h
                     }
                 case .serverHello(var h):
-                    if serverHello == nil {
-                        if lean { h.dropDetail() }
-                        serverHello = h
+                    let seen = tlsSeen()
+                    if seen.serverHello == nil {
+                        if config.lean { h.dropDetail() }
+                        seen.serverHello = h
                     }
                 case .certificate(var c):
                     // Everything downstream uses the summary (names, dates, hashes); the DER would stay in memory
                     // until the flow ends, for every live TLS flow.
                     for i in c.certificates.indices { c.certificates[i].der = [] }
-                    if chain == nil { chain = c }
+                    let seen = tlsSeen()
+                    if seen.chain == nil { seen.chain = c }
                 case .alert(let a): alerts.append(a)
                 case .anomaly(let a): anomalies.append(a)
                 default: break
                 }
             }
         }
+    }
+
+    private func tlsSeen() -> TLSSeen {
+        if let s = seen { return s }
+        let s = TLSSeen()
+        seen = s
+        return s
     }
 
     /// The detector view of what was parsed.
