@@ -15,6 +15,9 @@ public struct FlowLimits: Sendable, Hashable {
     /// Idle timeout of a connection attempt that never completed the handshake, seconds.
     public var tcpHalfOpenTimeout: Double = 60
     public var udpTimeout: Double = 60
+    /// UDP flows to or from port 53: one query and its answers, then idle (Zeek's `dns_session_timeout`, 10 s). A
+    /// resolver's forged and genuine answers arrive within this; a later query from the same port starts a new flow.
+    public var dnsTimeout: Double = 10
     public var icmpTimeout: Double = 30
     /// Other IP protocols (GRE, ESP, …).
     public var otherTimeout: Double = 60
@@ -62,6 +65,7 @@ public struct FlowLimits: Sendable, Hashable {
         case .tcpClosed: s = tcpClosedTimeout
         case .tcpHalfOpen: s = tcpHalfOpenTimeout
         case .udp: s = udpTimeout
+        case .dns: s = dnsTimeout
         case .icmp: s = icmpTimeout
         case .other: s = otherTimeout
         }
@@ -71,5 +75,5 @@ public struct FlowLimits: Sendable, Hashable {
 
 /// Which idle timeout applies to a flow (one LRU list per class in `FlowTable`).
 @usableFromInline enum TimeoutClass: Int, CaseIterable, Sendable {
-    case tcpEstablished = 0, tcpClosed, tcpHalfOpen, udp, icmp, other
+    case tcpEstablished = 0, tcpClosed, tcpHalfOpen, udp, icmp, other, dns
 }

@@ -272,7 +272,7 @@ public struct FlowTable {
         let cls: TimeoutClass
         switch key.proto {
         case .tcp: cls = .tcpHalfOpen
-        case .udp: cls = .udp
+        case .udp: cls = key.low.port == 53 || key.high.port == 53 ? .dns : .udp
         case .icmp, .icmpv6: cls = .icmp
         default: cls = .other
         }

@@ -54,9 +54,21 @@ import KZWire
 
     @Test func udpIdleTimeout() {
         var w = Wire()
-        w.sport = 53
+        w.sport = 123
         let sink = run([w.udp(fromClient: true, payload: [1]), w.udp(fromClient: true, payload: [1], dt: 30),
                         w.udp(fromClient: true, payload: [1], dt: 61)])
+        #expect(sink.closed.count == 2)
+        #expect(sink.closed[0].closeReason == .idle)
+        #expect(sink.closed[0].forward.packets == 2)
+        #expect(sink.closed[1].closeReason == .finish)
+    }
+
+    /// UDP to port 53 idles out after `dnsTimeout` (10 s, Zeek's dns_session_timeout), other UDP after 60 s.
+    @Test func dnsFlowsIdleOutAfterTenSeconds() {
+        var w = Wire()
+        w.sport = 53
+        let sink = run([w.udp(fromClient: true, payload: [1]), w.udp(fromClient: true, payload: [1], dt: 9),
+                        w.udp(fromClient: true, payload: [1], dt: 11)])
         #expect(sink.closed.count == 2)
         #expect(sink.closed[0].closeReason == .idle)
         #expect(sink.closed[0].forward.packets == 2)
