@@ -35,6 +35,11 @@ struct PathPacketKeeper {
         init(_ s: IPAddress, _ sp: UInt16, _ d: IPAddress, _ dp: UInt16) {
             if (s, sp) < (d, dp) { a = s; ap = sp; b = d; bp = dp } else { a = d; ap = dp; b = s; bp = sp }
         }
+        /// Every TCP packet looks its connection up (up to three sets): hash one mixed word instead of both addresses.
+        func hash(into h: inout Hasher) {
+            h.combine(a.low &* 0x9E37_79B9_7F4A_7C15 ^ a.high ^ (b.low &* 0xC2B2_AE3D_27D4_EB4F) ^ b.high
+                      ^ (UInt64(ap) << 48 | UInt64(bp) << 32))
+        }
     }
 
     /// A probe candidate's identity as an ICMP error quotes it.

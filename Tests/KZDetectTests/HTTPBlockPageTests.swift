@@ -122,6 +122,56 @@ import KZWire
                 == ["http://a.example/x"])
     }
 
+    /// The scanner searches case-insensitively in place; it must find what a search over a lowercased copy finds.
+    @Test func embeddedURLScannerEqualsTheLowercasedCopySearch() {
+        func reference(_ body: [UInt8]) -> [String] {
+            let raw = Array(body.prefix(65_536))
+            let lower = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
+            func find(_ needle: String, from: Int) -> Int? {
+                let n = Array(needle.utf8)
+                var i = from
+                while i + n.count <= lower.count {
+                    if Array(lower[i..<(i + n.count)]) == n { return i }
+                    i += 1
+                }
+                return nil
+            }
+            func value(after idx: Int) -> String {
+                var j = idx
+                while j < raw.count, [0x20, 0x22, 0x27, 0x3D].contains(raw[j]) { j += 1 }
+                let start = j
+                while j < raw.count, ![0x22, 0x27, 0x3E, 0x20, 0x09, 0x0A, 0x0D].contains(raw[j]) { j += 1 }
+                return String(decoding: raw[start..<j], as: UTF8.self)
+            }
+            var out: [String] = []
+            var pos = 0
+            while out.count < 8, let m = find("http-equiv", from: pos) {
+                pos = m + 10
+                let tagEnd = find(">", from: m) ?? lower.count
+                if let u = find("url=", from: m), u < tagEnd { out.append(value(after: u + 4)) }
+            }
+            pos = 0
+            while out.count < 8, let m = find("<iframe", from: pos) {
+                pos = m + 7
+                let tagEnd = find(">", from: m) ?? lower.count
+                if let u = find("src", from: m), u < tagEnd { out.append(value(after: u + 3)) }
+            }
+            return out.filter { !$0.isEmpty }
+        }
+        let pieces = ["<META HTTP-EQUIV=\"refresh\" ", "content=\"0; URL=http://a.example/", "<IFrame ", "SRC='http://b/'",
+                      "url=", "src", ">", " ", "\r\n", "http-equi", "<ifram", "é", "=", "\"", "x", "HTTP-equiv"]
+        var rng = SystemRandomNumberGenerator()
+        var nonEmpty = 0
+        for _ in 0..<2000 {
+            var body: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...12, using: &rng) { body += Array(pieces.randomElement(using: &rng)!.utf8) }
+            let got = BlockPageDetector.embeddedURLs(body)
+            #expect(got == reference(body), "\(String(decoding: body, as: UTF8.self))")
+            if !got.isEmpty { nonEmpty += 1 }
+        }
+        #expect(nonEmpty > 100)
+    }
+
     @Test func normalPageAndNormalRedirectGiveNothing() throws {
         let db = try Self.db()
         let ok = tcpFlow(requests: [Self.request], responses: [Self.response(5, last: 7, body: Self.normalPage)])

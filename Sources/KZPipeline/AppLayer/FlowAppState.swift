@@ -21,8 +21,13 @@ final class FlowAppState {
     }
 
     final class TLSParsers {
-        var client = TLSStreamParser()
-        var server = TLSStreamParser()
+        var client: TLSStreamParser
+        var server: TLSStreamParser
+        init(fingerprints: Bool) {
+            let limits = TLSParserLimits(fingerprints: fingerprints)
+            client = TLSStreamParser(limits: limits)
+            server = TLSStreamParser(limits: limits)
+        }
     }
 
     /// What the TLS parsers saw (allocated with the first hello, certificate or alert).
@@ -98,7 +103,7 @@ final class FlowAppState {
         case .http:
             http = HTTPParsers(limits: Self.httpLimits)
         case .tls:
-            tls = TLSParsers()
+            tls = TLSParsers(fingerprints: !config.lean)
         case .dns:
             dnsFramers = [DNSOverTCPFramer(), DNSOverTCPFramer()]
         default:

@@ -6,8 +6,10 @@ extension TLSClientHello {
     /// parse. Anomalies: `tls.client_hello_truncated`, `tls.extension_length_overrun`,
     /// `tls.extensions_length_mismatch`, `tls.client_hello_trailing_bytes`, `tls.duplicate_extension`,
     /// `tls.sni_malformed`, `tls.alpn_malformed`, `tls.odd_cipher_suites_length`.
+    /// `fingerprints: false` leaves `ja3`, `ja3MD5`, `ja4` and `ja4Raw` empty (a consumer that never reads them skips
+    /// the strings and digests).
     public static func parse(handshakeBody b: UnsafeRawBufferPointer, firstFrame: Int = 0, lastFrame: Int = 0,
-                             anomalies: inout [TLSAnomaly]) -> TLSClientHello? {
+                             fingerprints: Bool = true, anomalies: inout [TLSAnomaly]) -> TLSClientHello? {
         var r = ByteReader(b)
         func cut(_ what: String) -> TLSClientHello? {
             anomalies.append(TLSAnomaly("tls.client_hello_truncated", what, frame: lastFrame))
@@ -77,7 +79,7 @@ extension TLSClientHello {
             || hello.extensions.contains(where: \.isGREASE)
             || hello.supportedGroups.contains(where: TLSGrease.isGREASE)
             || hello.supportedVersions.contains(where: TLSGrease.isGREASE)
-        hello.computeFingerprints()
+        if fingerprints { hello.computeFingerprints() }
         return hello
     }
 
@@ -173,8 +175,9 @@ extension TLSServerHello {
 
     /// Parses a ServerHello handshake body. Anomalies: `tls.server_hello_truncated`,
     /// `tls.extension_length_overrun`, `tls.extensions_length_mismatch`, `tls.server_hello_trailing_bytes`.
+    /// `fingerprints: false` leaves `ja3s` and `ja3sMD5` empty.
     public static func parse(handshakeBody b: UnsafeRawBufferPointer, firstFrame: Int = 0, lastFrame: Int = 0,
-                             anomalies: inout [TLSAnomaly]) -> TLSServerHello? {
+                             fingerprints: Bool = true, anomalies: inout [TLSAnomaly]) -> TLSServerHello? {
         var r = ByteReader(b)
         func cut(_ what: String) -> TLSServerHello? {
             anomalies.append(TLSAnomaly("tls.server_hello_truncated", what, frame: lastFrame))
@@ -206,8 +209,10 @@ extension TLSServerHello {
         if !r.isAtEnd {
             anomalies.append(TLSAnomaly("tls.server_hello_trailing_bytes", "\(r.remaining) bytes", frame: lastFrame))
         }
-        h.ja3s = "\(version),\(cipher),\(h.extensions.map { String($0.type) }.joined(separator: "-"))"
-        h.ja3sMD5 = Hex.string(Array(Insecure.MD5.hash(data: Array(h.ja3s.utf8))))
+        if fingerprints {
+            h.ja3s = "\(version),\(cipher),\(h.extensions.map { String($0.type) }.joined(separator: "-"))"
+            h.ja3sMD5 = Hex.string(Array(Insecure.MD5.hash(data: Array(h.ja3s.utf8))))
+        }
         return h
     }
 

@@ -256,11 +256,13 @@ public struct TLSStreamParser: Sendable {
         var anomalies: [TLSAnomaly] = []
         switch type {
         case 1:
-            if let h = body.withUnsafeBytes({ TLSClientHello.parse(handshakeBody: $0, firstFrame: first, lastFrame: frame, anomalies: &anomalies) }) {
+            if let h = body.withUnsafeBytes({ TLSClientHello.parse(handshakeBody: $0, firstFrame: first, lastFrame: frame,
+                                                                      fingerprints: limits.fingerprints, anomalies: &anomalies) }) {
                 events.append(.clientHello(h))
             }
         case 2:
-            if let h = body.withUnsafeBytes({ TLSServerHello.parse(handshakeBody: $0, firstFrame: first, lastFrame: frame, anomalies: &anomalies) }) {
+            if let h = body.withUnsafeBytes({ TLSServerHello.parse(handshakeBody: $0, firstFrame: first, lastFrame: frame,
+                                                                      fingerprints: limits.fingerprints, anomalies: &anomalies) }) {
                 if h.isTLS13 && !h.isHelloRetryRequest { negotiatedTLS13 = true }
                 events.append(.serverHello(h))
             }

@@ -203,9 +203,12 @@ public struct TLSParserLimits: Sendable, Hashable, Codable {
     public var maxHandshakeBytes: Int
     /// Most certificates summarised per chain.
     public var maxCertificates: Int
-    public init(maxHandshakeBytes: Int = 256 * 1024, maxCertificates: Int = 32) {
+    /// Compute JA3/JA4/JA3S for hellos (off when nothing reads them, e.g. `analyze`).
+    public var fingerprints: Bool
+    public init(maxHandshakeBytes: Int = 256 * 1024, maxCertificates: Int = 32, fingerprints: Bool = true) {
         self.maxHandshakeBytes = maxHandshakeBytes
         self.maxCertificates = maxCertificates
+        self.fingerprints = fingerprints
     }
 }
 

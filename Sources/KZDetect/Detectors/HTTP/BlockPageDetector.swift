@@ -226,21 +226,25 @@ public struct BlockPageDetector: Detector {
     /// at most 8 URLs.
     static func embeddedURLs(_ body: [UInt8]) -> [String] {
         guard !body.isEmpty else { return [] }
-        let raw = Array(body.prefix(65_536))
-        let lower = raw.map { $0 >= 0x41 && $0 <= 0x5A ? $0 + 32 : $0 }
-        func find(_ needle: String, from: Int) -> Int? {
-            let n = Array(needle.utf8)
-            guard from >= 0, n.count <= lower.count else { return nil }
-            var i = from
-            while i + n.count <= lower.count {
-                if lower[i] == n[0] {
-                    var k = 1
-                    while k < n.count && lower[i + k] == n[k] { k += 1 }
-                    if k == n.count { return i }
+        let raw = body.count > 65_536 ? Array(body.prefix(65_536)) : body
+        /// ASCII case-insensitive search (the needles are lowercase), without a lowercased copy of the body.
+        func find(_ needle: StaticString, from: Int) -> Int? {
+            let n = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
+            guard from >= 0, n.count <= raw.count else { return nil }
+            return raw.withUnsafeBufferPointer { h -> Int? in
+                @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c + 32 : c }
+                let first = n[0], last = h.count - n.count
+                var i = from
+                while i <= last {
+                    if lower(h[i]) == first {
+                        var k = 1
+                        while k < n.count && lower(h[i + k]) == n[k] { k += 1 }
+                        if k == n.count { return i }
+                    }
+                    i += 1
                 }
-                i += 1
+                return nil
             }
-            return nil
         }
         /// The value after `idx`, skipping `=`, quotes and spaces, up to a quote, `>` or white space.
         func value(after idx: Int) -> String {
@@ -254,13 +258,13 @@ public struct BlockPageDetector: Detector {
         var pos = 0
         while out.count < 8, let m = find("http-equiv", from: pos) {
             pos = m + 10
-            let tagEnd = find(">", from: m) ?? lower.count
+            let tagEnd = find(">", from: m) ?? raw.count
             if let u = find("url=", from: m), u < tagEnd { out.append(value(after: u + 4)) }
         }
         pos = 0
         while out.count < 8, let m = find("<iframe", from: pos) {
             pos = m + 7
-            let tagEnd = find(">", from: m) ?? lower.count
+            let tagEnd = find(">", from: m) ?? raw.count
             if let u = find("src", from: m), u < tagEnd { out.append(value(after: u + 3)) }
         }
         return out.filter { !$0.isEmpty }
