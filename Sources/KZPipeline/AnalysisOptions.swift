@@ -23,9 +23,26 @@ public struct AnalysisOptions: Sendable {
     /// 1: read, decode and analyse on one thread. 2: read and decode on a second thread that hands batches of packets
     /// to the flow stage (flows, reassembly, parsers, detectors); the result is identical. More is treated as 2.
     public var threads = 1
-    /// Collect per-flow, DNS, HTTP and TLS rows for the views.
-    public var collectViews = false
+    /// Which view rows to collect (`kzforensics flows|dns|http|tls`). Each costs memory for the whole capture, so a
+    /// view asks only for its own; HTTP and TLS rows also keep the full parser output (bodies, hello lists).
+    public var views: ViewSet = []
+    /// Collect every view's rows (all of `views`).
+    public var collectViews: Bool {
+        get { !views.isEmpty }
+        set { views = newValue ? .all : [] }
+    }
     /// Called about every 256k frames with (capture, frames so far, bytes read so far, flows closed so far).
     public var progress: (@Sendable (String, Int, Int, Int) -> Void)?
     public init() {}
+}
+
+/// The view rows a run collects.
+public struct ViewSet: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    public static let flows = ViewSet(rawValue: 1)
+    public static let dns = ViewSet(rawValue: 2)
+    public static let http = ViewSet(rawValue: 4)
+    public static let tls = ViewSet(rawValue: 8)
+    public static let all: ViewSet = [.flows, .dns, .http, .tls]
 }

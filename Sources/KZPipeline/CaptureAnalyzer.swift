@@ -35,6 +35,7 @@ public struct CaptureResult: Sendable {
     public var dnsTransactions: [DNSTransactionEvent] = []
     /// Distinct query names (lowercased), for the vantage comparison.
     public var dnsQueryNames: Set<String> = []
+    /// Every flow's record, for the views (without its segment records).
     public var flowRecords: [FlowRecord] = []
     public var httpRows: [HTTPViewRow] = []
     public var tlsRows: [TLSViewRow] = []
@@ -59,7 +60,7 @@ public enum CaptureAnalyzer {
         var result = CaptureResult(path: path, format: reader.format.rawValue,
                                    linkTypes: Array(Set(reader.linkTypes.map(\.description))).sorted())
         var table = FlowTable(limits: options.flowLimits)
-        var sink = PipelineSink(capture: path, collectViews: options.collectViews, signatures: signatures)
+        var sink = PipelineSink(capture: path, views: options.views, signatures: signatures)
         var keeperLimits = PathPacketKeeper.Limits()
         keeperLimits.maxKept = options.maxPathPackets
         let read = ReadStage(reader: reader, filter: filter, keeper: PathPacketKeeper(limits: keeperLimits))
@@ -150,11 +151,9 @@ public enum CaptureAnalyzer {
         result.pathPacketsTruncated = keeper.truncated
         result.pathPendingEvicted = keeper.pendingEvicted
         result.payloads = keeper.payloads
-        if options.collectViews {
-            result.flowRecords = sink.flowRecords
-            result.httpRows = sink.viewHTTP
-            result.tlsRows = sink.viewTLS
-        }
+        result.flowRecords = sink.flowRecords
+        result.httpRows = sink.viewHTTP
+        result.tlsRows = sink.viewTLS
         return result
     }
 }

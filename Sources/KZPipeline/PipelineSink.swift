@@ -8,7 +8,7 @@ import KZWire
 /// turns finished flows into `AnalysisEvent`s (drained by `CaptureAnalyzer` after each packet).
 struct PipelineSink: FlowEventSink {
     let capture: String
-    let collectViews: Bool
+    let views: ViewSet
     var apps: [FlowID: FlowAppState] = [:]
     var dns: DNSTransactionTracker
     /// Released DNS transactions (views only) and the distinct query names.
@@ -27,10 +27,11 @@ struct PipelineSink: FlowEventSink {
     /// body verdicts.
     let appConfig: FlowAppState.Config
 
-    init(capture: String, collectViews: Bool, signatures: SignatureDatabase? = nil) {
+    init(capture: String, views: ViewSet = [], signatures: SignatureDatabase? = nil) {
         self.capture = capture
-        self.collectViews = collectViews
-        appConfig = collectViews ? .full : FlowAppState.Config(lean: true, signatures: signatures)
+        self.views = views
+        appConfig = views.contains(.http) || views.contains(.tls)
+            ? .full : FlowAppState.Config(lean: true, signatures: signatures)
         dns = DNSTransactionTracker(capture: capture)
     }
 
@@ -75,7 +76,7 @@ struct PipelineSink: FlowEventSink {
     mutating func takeDNSTransactions() {
         for t in dns.takeReleased() {
             dnsQueryNames.insert(t.qname.lowercased())
-            if collectViews { dnsTransactions.append(t) }
+            if views.contains(.dns) { dnsTransactions.append(t) }
             events.append(.dnsTransaction(t))
         }
     }
@@ -105,7 +106,12 @@ struct PipelineSink: FlowEventSink {
 
     mutating func flowClosed(_ flow: FlowContext, _ r: FlowRecord) {
         for a in r.anomalies { note(a.name, frame: a.firstFrame, count: a.count) }
-        if collectViews { flowRecords.append(r) }
+        if views.contains(.flows) {
+            // The views print per-flow totals; the segment records (up to 56 per direction) stay with the detectors.
+            var row = r
+            for i in row.directions.indices { row.directions[i].segments = [] }
+            flowRecords.append(row)
+        }
         switch r.proto {
         case .tcp:
             flowCounts.tcp += 1
@@ -115,7 +121,7 @@ struct PipelineSink: FlowEventSink {
             var ev = tcpEvent(r, st)
             ev.isTTLLimitedProbe = probedFlows.remove(r.key) != nil || (!r.forward.ttl.isEmpty && r.forward.ttl.min <= 32)
             events.append(.tcpFlow(ev))
-            if collectViews { collectAppViews(r, st) }
+            if views.contains(.http) || views.contains(.tls) { collectAppViews(r, st) }
         case .udp:
             flowCounts.udp += 1
             events.append(.udpFlow(UDPFlowEvent(capture: capture, client: r.originator.address, clientPort: r.originator.port,
@@ -159,17 +165,17 @@ struct PipelineSink: FlowEventSink {
     mutating func collectAppViews(_ r: FlowRecord, _ st: FlowAppState) {
         let client = r.originator.address.withPort(r.originator.port)
         let server = r.responder.address.withPort(r.responder.port)
-        let responses = st.httpResponses.filter { !$0.isInterim }
-        for (i, q) in st.httpRequests.enumerated() {
+        let responses = views.contains(.http) ? st.httpResponses.filter { !$0.isInterim } : []
+        for (i, q) in st.httpRequests.enumerated() where views.contains(.http) {
             viewHTTP.append(HTTPViewRow(capture: capture, client: client, server: server, request: q,
                                         response: i < responses.count ? responses[i] : nil,
                                         extraResponses: i == st.httpRequests.count - 1 ? Array(responses.dropFirst(i + 1)) : []))
         }
-        if st.httpRequests.isEmpty, !responses.isEmpty {
+        if views.contains(.http), st.httpRequests.isEmpty, !responses.isEmpty {
             viewHTTP.append(HTTPViewRow(capture: capture, client: client, server: server, request: nil,
                                         response: responses[0], extraResponses: Array(responses.dropFirst())))
         }
-        if st.app == .tls || st.clientHello != nil {
+        if views.contains(.tls), st.app == .tls || st.clientHello != nil {
             viewTLS.append(TLSViewRow(capture: capture, client: client, server: server, clientHello: st.clientHello,
                                       serverHello: st.serverHello, chain: st.chain, alerts: st.alerts))
         }

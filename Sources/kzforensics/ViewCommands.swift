@@ -9,10 +9,10 @@ enum ViewFormat: String, ExpressibleByArgument, CaseIterable {
     case text, jsonl
 }
 
-/// Runs the pipeline with view collection on and returns per-capture results.
-func collectViews(_ capture: CaptureOptions) throws -> [CaptureResult] {
+/// Runs the pipeline collecting the rows of `views` and returns per-capture results.
+func collectViews(_ capture: CaptureOptions, _ views: ViewSet) throws -> [CaptureResult] {
     var o = AnalysisOptions()
-    o.collectViews = true
+    o.views = views
     o.filter = capture.filter
     o.engine = try capture.engine()
     guard capture.threads >= 1 else { throw ValidationError("--threads must be 1 or more") }
@@ -41,7 +41,7 @@ struct FlowsCommand: ParsableCommand {
 
     func run() throws {
         var out = OutputBuffer()
-        for c in try collectViews(capture) {
+        for c in try collectViews(capture, .flows) {
             for r in c.flowRecords.sorted(by: { $0.firstFrame < $1.firstFrame }) {
                 let orig = r.originator.address.withPort(r.originator.port)
                 let resp = r.responder.address.withPort(r.responder.port)
@@ -101,7 +101,7 @@ struct DNSCommand: ParsableCommand {
 
     func run() throws {
         var out = OutputBuffer()
-        for c in try collectViews(capture) {
+        for c in try collectViews(capture, .dns) {
             for t in c.dnsTransactions {
                 if format == .text {
                     var s = "frame \(t.queryFrame) \(t.transport) \(t.client.withPort(t.clientPort)) -> \(t.resolver.withPort(t.resolverPort)) id \(t.id) \(t.qname) \(DNSType.name(t.qtype))"
@@ -158,7 +158,7 @@ struct HTTPCommand: ParsableCommand {
 
     func run() throws {
         var out = OutputBuffer()
-        for c in try collectViews(capture) {
+        for c in try collectViews(capture, .http) {
             for row in c.httpRows {
                 let q = row.request, r = row.response
                 if format == .text {
@@ -211,7 +211,7 @@ struct TLSCommand: ParsableCommand {
 
     func run() throws {
         var out = OutputBuffer()
-        for c in try collectViews(capture) {
+        for c in try collectViews(capture, .tls) {
             for row in c.tlsRows {
                 let ch = row.clientHello, sh = row.serverHello
                 if format == .text {

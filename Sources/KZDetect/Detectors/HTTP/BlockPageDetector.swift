@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KZSignatures
 import KZWire
 
@@ -227,20 +230,34 @@ public struct BlockPageDetector: Detector {
     static func embeddedURLs(_ body: [UInt8]) -> [String] {
         guard !body.isEmpty else { return [] }
         let raw = body.count > 65_536 ? Array(body.prefix(65_536)) : body
-        /// ASCII case-insensitive search (the needles are lowercase), without a lowercased copy of the body.
+        /// ASCII case-insensitive search (the needles are lowercase), without a lowercased copy of the body. A needle
+        /// with a non-letter byte (`-`, `<`, `=`, `>`) is found by `memchr` on that byte, then checked around it.
         func find(_ needle: StaticString, from: Int) -> Int? {
             let n = UnsafeBufferPointer(start: needle.utf8Start, count: needle.utf8CodeUnitCount)
             guard from >= 0, n.count <= raw.count else { return nil }
             return raw.withUnsafeBufferPointer { h -> Int? in
                 @inline(__always) func lower(_ c: UInt8) -> UInt8 { c >= 0x41 && c <= 0x5A ? c + 32 : c }
-                let first = n[0], last = h.count - n.count
+                @inline(__always) func matches(at i: Int) -> Bool {
+                    var k = 0
+                    while k < n.count && lower(h[i + k]) == n[k] { k += 1 }
+                    return k == n.count
+                }
+                let last = h.count - n.count
+                guard from <= last else { return nil }
+                if let a = n.firstIndex(where: { !($0 >= 0x61 && $0 <= 0x7A) }) {
+                    // Candidates start at (anchor position − a), in increasing order.
+                    var p = from + a
+                    while p <= last + a {
+                        guard let hit = memchr(h.baseAddress! + p, Int32(n[a]), last + a - p + 1) else { return nil }
+                        let at = h.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                        if matches(at: at - a) { return at - a }
+                        p = at + 1
+                    }
+                    return nil
+                }
                 var i = from
                 while i <= last {
-                    if lower(h[i]) == first {
-                        var k = 1
-                        while k < n.count && lower(h[i + k]) == n[k] { k += 1 }
-                        if k == n.count { return i }
-                    }
+                    if lower(h[i]) == n[0] && matches(at: i) { return i }
                     i += 1
                 }
                 return nil
