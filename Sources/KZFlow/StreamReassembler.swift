@@ -224,7 +224,7 @@ import KZWire
             retained = 0
         }
         if spans.count < 16 {
-            if spans.capacity == 0 { spans.reserveCapacity(16) }
+            if spans.capacity == 0 { spans.reserveCapacity(4) }   // most directions deliver a few segments
             spans.append((nextOffset, nextOffset &+ UInt64(n), source.frame))
         } else {
             spans[spanNext] = (nextOffset, nextOffset &+ UInt64(n), source.frame)
