@@ -26,6 +26,8 @@ public struct AnalysisOptions: Sendable {
     /// Which view rows to collect (`kzforensics flows|dns|http|tls`). Each costs memory for the whole capture, so a
     /// view asks only for its own; HTTP and TLS rows also keep the full parser output (bodies, hello lists).
     public var views: ViewSet = []
+    /// Run the detectors (and build the events they read). The views turn this off: they print rows, not findings.
+    public var detect = true
     /// Collect every view's rows (all of `views`).
     public var collectViews: Bool {
         get { !views.isEmpty }

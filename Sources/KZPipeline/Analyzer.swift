@@ -53,7 +53,7 @@ public enum Analyzer {
         var results: [CaptureResult] = []
         var allFindings: [Finding] = []
         for path in paths {
-            let runner = DetectorRunner(detectors: DetectorRegistry.makeAll(), context: context)
+            let runner = DetectorRunner(detectors: options.detect ? DetectorRegistry.makeAll() : [], context: context)
             let (r, found) = options.threads > 1
                 ? DetectorStage.runBeside(path: path, options: options, filter: filter, runner: runner)
                 : DetectorStage.runInline(path: path, options: options, filter: filter, runner: runner)

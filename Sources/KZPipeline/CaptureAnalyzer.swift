@@ -60,7 +60,7 @@ public enum CaptureAnalyzer {
         var result = CaptureResult(path: path, format: reader.format.rawValue,
                                    linkTypes: Array(Set(reader.linkTypes.map(\.description))).sorted())
         var table = FlowTable(limits: options.flowLimits)
-        var sink = PipelineSink(capture: path, views: options.views, signatures: signatures)
+        var sink = PipelineSink(capture: path, views: options.views, detect: options.detect, signatures: signatures)
         var keeperLimits = PathPacketKeeper.Limits()
         keeperLimits.maxKept = options.maxPathPackets
         let read = ReadStage(reader: reader, filter: filter, keeper: PathPacketKeeper(limits: keeperLimits))

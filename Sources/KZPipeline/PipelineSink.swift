@@ -9,6 +9,8 @@ import KZWire
 struct PipelineSink: FlowEventSink {
     let capture: String
     let views: ViewSet
+    /// Build detector events (off for the views).
+    let detect: Bool
     var apps: [FlowID: FlowAppState] = [:]
     var dns: DNSTransactionTracker
     /// Released DNS transactions (views only) and the distinct query names.
@@ -27,11 +29,12 @@ struct PipelineSink: FlowEventSink {
     /// body verdicts.
     let appConfig: FlowAppState.Config
 
-    init(capture: String, views: ViewSet = [], signatures: SignatureDatabase? = nil) {
+    init(capture: String, views: ViewSet = [], detect: Bool = true, signatures: SignatureDatabase? = nil) {
         self.capture = capture
         self.views = views
+        self.detect = detect
         appConfig = views.contains(.http) || views.contains(.tls)
-            ? .full : FlowAppState.Config(lean: true, signatures: signatures)
+            ? .full : FlowAppState.Config(lean: true, signatures: signatures, detect: detect)
         dns = DNSTransactionTracker(capture: capture)
     }
 
@@ -77,7 +80,7 @@ struct PipelineSink: FlowEventSink {
         for t in dns.takeReleased() {
             dnsQueryNames.insert(t.qname.lowercased())
             if views.contains(.dns) { dnsTransactions.append(t) }
-            events.append(.dnsTransaction(t))
+            if detect { events.append(.dnsTransaction(t)) }
         }
     }
 
@@ -98,6 +101,7 @@ struct PipelineSink: FlowEventSink {
     mutating func icmp(_ flow: FlowContext, _ m: ICMPMessage) {
         if m.icmp.isTimeExceeded, let q = m.quotedFlow { probedFlows.insert(q) }
         guard m.icmp.isUnreachable || m.icmp.isTimeExceeded || (m.icmp.isV6 ? m.icmp.type == 4 : m.icmp.type == 12) else { return }
+        guard detect else { return }
         let dst = m.direction == .forward ? flow.responder.address : flow.originator.address
         events.append(.icmpError(ICMPErrorEvent(capture: capture, frame: m.frame, time: m.timestamp, source: m.source,
                                                 destination: dst, ttl: m.ttl, ipID: m.ipID, isV6: m.icmp.isV6,
@@ -118,12 +122,16 @@ struct PipelineSink: FlowEventSink {
             let st = apps.removeValue(forKey: flow.id) ?? FlowAppState()
             st.finish()
             for a in st.anomalies { note(a.name, frame: a.frame ?? r.firstFrame) }
-            var ev = tcpEvent(r, st)
-            ev.isTTLLimitedProbe = probedFlows.remove(r.key) != nil || (!r.forward.ttl.isEmpty && r.forward.ttl.min <= 32)
-            events.append(.tcpFlow(ev))
+            let probed = probedFlows.remove(r.key) != nil
+            if detect {
+                var ev = tcpEvent(r, st)
+                ev.isTTLLimitedProbe = probed || (!r.forward.ttl.isEmpty && r.forward.ttl.min <= 32)
+                events.append(.tcpFlow(ev))
+            }
             if views.contains(.http) || views.contains(.tls) { collectAppViews(r, st) }
         case .udp:
             flowCounts.udp += 1
+            guard detect else { return }
             events.append(.udpFlow(UDPFlowEvent(capture: capture, client: r.originator.address, clientPort: r.originator.port,
                                                 server: r.responder.address, serverPort: r.responder.port,
                                                 firstFrame: r.firstFrame, packetsClient: r.forward.packets,

@@ -13,6 +13,7 @@ enum ViewFormat: String, ExpressibleByArgument, CaseIterable {
 func collectViews(_ capture: CaptureOptions, _ views: ViewSet) throws -> [CaptureResult] {
     var o = AnalysisOptions()
     o.views = views
+    o.detect = false
     o.filter = capture.filter
     o.engine = try capture.engine()
     guard capture.threads >= 1 else { throw ValidationError("--threads must be 1 or more") }

@@ -45,9 +45,12 @@ final class FlowAppState {
         /// in-progress state, not every message it carried.
         let lean: Bool
         let signatures: SignatureDatabase?
-        init(lean: Bool, signatures: SignatureDatabase?) {
+        /// False when no detector runs (the flow and DNS views): lean state then drops bodies without judging them.
+        let detect: Bool
+        init(lean: Bool, signatures: SignatureDatabase?, detect: Bool = true) {
             self.lean = lean
             self.signatures = signatures
+            self.detect = detect
         }
         static let full = Config(lean: false, signatures: nil)
     }
@@ -82,11 +85,13 @@ final class FlowAppState {
     private func keep(_ r: HTTPResponse) {
         var r = r
         var facts: HTTPBodyFacts?
-        if config.lean, let db = config.signatures {
-            facts = BlockPageDetector.bodyFacts(body: r.body.captured,
-                                                headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
-                                                status: r.status, signatures: db)
-            r.body.captured = []
+        if config.lean {
+            if config.detect, let db = config.signatures {
+                facts = BlockPageDetector.bodyFacts(body: r.body.captured,
+                                                    headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
+                                                    status: r.status, signatures: db)
+            }
+            if facts != nil || !config.detect { r.body.captured = [] }
         }
         httpResponses.append(r)
         httpResponseFacts.append(facts)
