@@ -11,6 +11,9 @@ struct PipelineSink: FlowEventSink {
     let views: ViewSet
     /// Build detector events (off for the views).
     let detect: Bool
+    /// Run the application-layer parsers (HTTP, TLS, DNS): for the detectors or a view that prints their output.
+    /// `kzforensics flows` alone needs neither: it is flows and reassembly only.
+    let parseApps: Bool
     var apps: [FlowID: FlowAppState] = [:]
     var dns: DNSTransactionTracker
     /// Released DNS transactions (views only) and the distinct query names.
@@ -33,6 +36,7 @@ struct PipelineSink: FlowEventSink {
         self.capture = capture
         self.views = views
         self.detect = detect
+        parseApps = detect || !views.isDisjoint(with: [.dns, .http, .tls])
         appConfig = views.contains(.http) || views.contains(.tls)
             ? .full : FlowAppState.Config(lean: true, signatures: signatures, detect: detect)
         dns = DNSTransactionTracker(capture: capture)
@@ -49,6 +53,7 @@ struct PipelineSink: FlowEventSink {
     }
 
     mutating func streamData(_ flow: FlowContext, _ chunk: StreamChunk) {
+        guard parseApps else { return }
         let st: FlowAppState
         if let existing = apps[flow.id] {
             st = existing
@@ -85,6 +90,7 @@ struct PipelineSink: FlowEventSink {
     }
 
     mutating func datagram(_ flow: FlowContext, _ d: Datagram) {
+        guard parseApps else { return }
         let src = flow.sender(d.direction)
         let dst = d.direction == .forward ? flow.responder : flow.originator
         guard src.port == 53 || dst.port == 53 || src.port == 5353 || dst.port == 5353 ||

@@ -3,6 +3,8 @@
 public enum JSONText {
     /// A JSON string literal with RFC 8259 §7 escaping.
     public static func quote(_ s: String) -> String {
+        // Fast path: nothing to escape (RFC 8259 §7: quotation mark, reverse solidus, controls below U+0020).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) { return "\"" + s + "\"" }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for u in s.unicodeScalars {
