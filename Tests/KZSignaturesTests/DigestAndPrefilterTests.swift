@@ -52,6 +52,23 @@ import Testing
 }
 
 /// The regexp prefilter may only skip texts that cannot match.
+/// The streaming normalised digest equals the digest of the normalised copy, across its 4 KiB buffer boundaries.
+@Suite struct NormalizedDigestTests {
+    @Test func streamingDigestEqualsDigestOfTheNormalisedCopy() {
+        let pieces: [[UInt8]] = [Array("Access DENIED".utf8), [0x20, 0x20], [0x09], [0x0d, 0x0a], Array("é<HTML>".utf8),
+                                 [0x0b, 0x0c], Array(repeating: 0x41, count: 1500), Array(repeating: 0x20, count: 700), [0xff, 0x00]]
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<300 {
+            var body: [UInt8] = []
+            for _ in 0..<Int.random(in: 0...(round % 3 == 0 ? 40 : 8), using: &rng) { body += pieces.randomElement(using: &rng)! }
+            for n in BodyNormalization.allCases {
+                #expect(BodyDigest.sha256Hex(body, normalized: n) == BodyDigest.sha256Hex(n.apply(body)))
+            }
+        }
+        #expect(BodyDigest.sha256Hex([], normalized: .wsCollapseLower) == BodyDigest.sha256Hex([]))
+    }
+}
+
 @Suite struct RegexPrefilterTests {
     @Test func requiredLiteralIsAPrefixEveryMatchNeeds() {
         #expect(CompiledRegex.requiredLiteral(of: "<p>Sorry, but the URL you.* requesting is prohibited!</p>")

@@ -89,7 +89,8 @@ final class FlowAppState {
             if config.detect, let db = config.signatures {
                 facts = BlockPageDetector.bodyFacts(body: r.body.captured,
                                                     headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
-                                                    status: r.status, signatures: db)
+                                                    status: r.status, signatures: db,
+                                                    bodySHA256: r.body.truncated ? nil : r.body.sha256)
             }
             if facts != nil || !config.detect { r.body.captured = [] }
         }

@@ -217,10 +217,11 @@ public struct BlockPageDetector: Detector {
     /// The body-derived signals of one response (signature matches, embedded URLs). The pipeline calls this when a
     /// response completes and keeps only the result, so a long-lived flow does not hold its bodies; `signatureSignals`
     /// computes it itself for events that still carry the body. Same result either way.
+    /// `bodySHA256`: the SHA-256 of exactly `body`, when known (see `SignatureDatabase.matchBlockPage`).
     public static func bodyFacts(body: [UInt8], headers: [HTTPHeader], status: Int,
-                                 signatures db: SignatureDatabase) -> HTTPBodyFacts {
+                                 signatures db: SignatureDatabase, bodySHA256: String? = nil) -> HTTPBodyFacts {
         HTTPBodyFacts(signatureMatches: db.matchBlockPage(body: body, headers: headers.map { (name: $0.name, value: $0.value) },
-                                                          status: status),
+                                                          status: status, bodySHA256: bodySHA256),
                       embeddedURLs: embeddedURLs(body))
     }
 
