@@ -74,7 +74,7 @@ struct TCPSideBaseline: Sendable {
             ttl = segments[h].ttl
             ttlFrame = segments[h].frame
             isLocal = InitialTTL.hops(segments[h].ttl) == 0
-        } else if let mode = Self.mode(ordinary.map { segments[$0].ttl }) {
+        } else if let mode = Self.mode8(ordinary.lazy.map { segments[$0].ttl }) {
             ttl = mode
             ttlFrame = ordinary.first { segments[$0].ttl == mode }.map { segments[$0].frame }
             isLocal = false
@@ -92,8 +92,10 @@ struct TCPSideBaseline: Sendable {
             trusted = ordinary
         }
         self.ordinary = trusted
-        df = Self.mode(trusted.map { segments[$0].df ? 1 : 0 }).map { $0 == 1 }
-        tos = Self.mode(trusted.map { segments[$0].tos })
+        // Mode of the DF bit; a tie goes to the smaller value (clear), as `mode` breaks ties.
+        let dfSet = trusted.reduce(0) { $0 + (segments[$1].df ? 1 : 0) }
+        df = trusted.isEmpty ? nil : dfSet > trusted.count - dfSet
+        tos = Self.mode8(trusted.lazy.map { segments[$0].tos })
         let nonSYN = trusted.filter { !segments[$0].flags.contains(.syn) }
         let withTS = trusted.filter { segments[$0].hasTimestamps }.count
         usesTimestamps = trusted.count >= 2 && withTS * 10 >= trusted.count * 9
@@ -104,19 +106,22 @@ struct TCPSideBaseline: Sendable {
         }
         let ids = trusted.map { segments[$0].ipID }
         ipIDPattern = Self.classify(ids)
-        var dup = false
-        var seen = Set<DupKey>()
-        for i in ordinary {
+        // Two ordinary segments identical in sequence, ack, flags, length and IP ID: the capture saw one packet twice.
+        // (Sorted keys, adjacent equal: a flow keeps at most a few dozen segments per side, so no hash set.)
+        var keys = ordinary.map { i -> DupKey in
             let s = segments[i]
-            if !seen.insert(DupKey(seq: s.seq, ack: s.ack, flags: s.flags.rawValue, len: s.payloadLength, id: s.ipID)).inserted {
-                dup = true
-                break
-            }
+            return DupKey(seq: s.seq, ack: s.ack, flags: s.flags.rawValue, len: s.payloadLength, id: s.ipID)
         }
-        hasCaptureDuplicates = dup
+        keys.sort()
+        hasCaptureDuplicates = keys.indices.dropFirst().contains { keys[$0] == keys[$0 - 1] }
     }
 
-    private struct DupKey: Hashable { var seq: UInt32; var ack: UInt32; var flags: UInt16; var len: Int; var id: UInt32 }
+    private struct DupKey: Hashable, Comparable {
+        var seq: UInt32; var ack: UInt32; var flags: UInt16; var len: Int; var id: UInt32
+        static func < (a: DupKey, b: DupKey) -> Bool {
+            (a.seq, a.ack, a.flags, a.len, a.id) < (b.seq, b.ack, b.flags, b.len, b.id)
+        }
+    }
 
     static func classify(_ ids: [UInt32]) -> IPIDPattern {
         guard !ids.isEmpty else { return .unknown }
@@ -131,6 +136,19 @@ struct TCPSideBaseline: Sendable {
             if d != 0 { distinct += 1 }
         }
         return distinct >= 1 ? .incrementing : .unknown
+    }
+
+    /// `mode` for bytes, with a counting table instead of a dictionary (the same tie rule: the smallest value).
+    static func mode8<S: Sequence>(_ values: S) -> UInt8? where S.Element == UInt8 {
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: 256) { counts -> UInt8? in
+            counts.initialize(repeating: 0)
+            var any = false
+            for v in values { counts[Int(v)] += 1; any = true }
+            guard any else { return nil }
+            var best = 0
+            for k in 1..<256 where counts[k] > counts[best] { best = k }
+            return UInt8(best)
+        }
     }
 
     static func mode<T: Hashable & Comparable>(_ values: [T]) -> T? {
