@@ -1,7 +1,8 @@
 import KZWire
 
-/// A compact record of one TCP flow, kept by the drop detectors until `finish` to look for controls: other flows in the
-/// same capture to the same server (or its prefix) that did get answers.
+/// A compact record of one TCP flow, for the drop detectors to look for controls: other flows in the same capture to the
+/// same server (or its prefix) that did get answers. Candidates keep theirs until `finish`; every other flow is folded
+/// into `HandshakeControls` or `SilentDropControls` as it is observed.
 struct DropFlowRecord: Sendable {
     var capture: String
     var client: IPAddress
@@ -158,7 +159,8 @@ struct SilentDropJudge: Sendable {
         var target: TargetRef
     }
 
-    var records: [DropFlowRecord] = []
+    /// Every flow, reduced to the controls it can give (see `SilentDropControls`).
+    var controls = SilentDropControls()
     var pending: [Pending] = []
     /// Flows an ICMP time-exceeded quoted: their TTL-limited probes expired on the way, so their silence is expected.
     var expired: Set<ProbeKey> = []
@@ -174,9 +176,8 @@ struct SilentDropJudge: Sendable {
     /// judged); nothing without one (the router at that hop may send no time-exceeded) or when the probe expired.
     func probeFinding(_ p: Pending, ttl: UInt8, detector: DetectorID, what: String, labelName: String) -> Finding? {
         guard !expired.contains(p.record.key) else { return nil }
-        let controls = records.filter { r in
-            guard r.capture == p.record.capture, r.server == p.record.server, r.label != p.record.label,
-                  let t = r.probeTTL else { return false }
+        let controls = self.controls.probes(for: p.record).filter { r in
+            guard r.label != p.record.label, let t = r.probeTTL else { return false }
             return (t == ttl && (expired.contains(r.key) || r.answerFrame != nil)) || (t < ttl && r.answerFrame != nil)
         }.sorted { ($0.probeTTL ?? 0, $0.firstFrame) > ($1.probeTTL ?? 0, $1.firstFrame) }
         let s = p.stall
@@ -214,25 +215,27 @@ struct SilentDropJudge: Sendable {
                 if let f = probeFinding(p, ttl: ttl, detector: detector, what: what, labelName: labelName) { out.append(f) }
                 continue
             }
-            let others = records.filter { $0.capture == p.record.capture && $0.firstFrame != p.record.firstFrame && $0.server == p.record.server }
-            let control = others.filter { $0.answerFrame != nil && $0.label != p.record.label }
-                .min { ($0.serverPort == p.record.serverPort ? 0 : 1, $0.firstFrame) < ($1.serverPort == p.record.serverPort ? 0 : 1, $1.firstFrame) }
-            let sameLabelOK = others.first { $0.answerFrame != nil && $0.label == p.record.label && $0.label != nil }
+            // Other flows to the same server (another first frame): the earliest answered for another label, the same
+            // port preferred; the first observed answered for the same label.
+            let control = controls.control(for: p.record)
+            let sameLabelOK = controls.sameLabelAnswered(for: p.record)
             let s = p.stall
             var conf: Confidence
             var evidence: [Evidence] = [.frame(s.triggerFrame, note: "\(what)" + (p.record.label.map { " (\(labelName) \($0))" } ?? ""))]
             evidence += s.evidence
             var frames = [s.triggerFrame] + s.transmissions + (s.gaveUpFrame.map { [$0] } ?? [])
-            if let c = control, let cf = c.answerFrame {
+            if let c = control {
+                let cf = c.frame
                 conf = s.retransmissions >= 1 || s.waited >= 5 ? .high : .medium
                 evidence.append(.control(frame: cf, note: "another flow to \(p.record.server) with \(labelName) \(c.label ?? "(none)") got an answer (frame \(cf))"))
                 frames.append(cf)
             } else {
                 conf = s.retransmissions >= 2 || (s.retransmissions >= 1 && (s.waited >= 5 || s.gaveUpFrame != nil)) ? .medium : .low
-                evidence.append(.control(frame: nil, note: others.isEmpty ? "no other flow to this server in the capture"
+                evidence.append(.control(frame: nil, note: !controls.hasOtherFlow(than: p.record) ? "no other flow to this server in the capture"
                                                                          : "no other flow to this server with another \(labelName) got an answer"))
             }
-            if let ok = sameLabelOK, let f = ok.answerFrame {
+            if let ok = sameLabelOK {
+                let f = ok.frame
                 conf = min(conf, .medium)
                 evidence.append(.control(frame: f, note: "a flow to the same server with the same \(labelName) was answered (frame \(f)): the drop is intermittent or not tied to the \(labelName)"))
                 frames.append(f)
