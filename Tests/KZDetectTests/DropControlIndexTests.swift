@@ -118,3 +118,60 @@ struct DropControlIndexTests {
         }
     }
 }
+
+/// `ICMPUnreachableInjectionDetector.Controls` against the scans of the flow map it replaced (answer and TTL frames
+/// unique per flow, as frames are in a capture, so that the scans' choice did not depend on the map's order).
+@Suite("icmp.unreachable_injection controls")
+struct ICMPControlsTests {
+    typealias D = ICMPUnreachableInjectionDetector
+
+    @Test func controlsChooseWhatTheScansChose() {
+        var g = DropControlIndexTests.SplitMix(state: 4)
+        let servers = DropControlIndexTests.servers
+        for _ in 0..<300 {
+            var flows: [D.FlowKey: D.FlowInfo] = [:]
+            var frames = Array(1...200).shuffled(using: &g)
+            for _ in 0..<Int.random(in: 0...30, using: &g) {
+                let k = D.FlowKey(capture: Int32.random(in: 0...1, using: &g), client: IPAddress(v4: 0x0A00_0002),
+                                  clientPort: UInt16.random(in: 50000...50005, using: &g), server: servers.randomElement(using: &g)!,
+                                  serverPort: [80, 443][Int.random(in: 0...1, using: &g)])
+                let ttl: UInt8? = Bool.random(using: &g) ? UInt8.random(in: 50...64, using: &g) : nil
+                flows[k] = D.FlowInfo(isTCP: Int.random(in: 0...3, using: &g) > 0,
+                                      answerFrame: Bool.random(using: &g) ? frames.removeLast() : nil,
+                                      serverTTL: ttl, serverTTLFrame: ttl == nil ? nil : frames.removeLast(), host: -1, sni: -1)
+            }
+            var wantServers: Set<D.ServerKey> = []
+            var wantPrefixes: Set<D.PrefixPortKey> = []
+            for cap in Int32(0)...1 {
+                for s in servers {
+                    wantServers.insert(D.ServerKey(capture: cap, server: s))
+                    for port: UInt16 in [80, 443] { wantPrefixes.insert(D.PrefixPortKey(capture: cap, server: s, port: port)) }
+                }
+            }
+            let controls = D.Controls(flows: flows, servers: wantServers, prefixes: wantPrefixes)
+            for cap in Int32(0)...1 {
+                for dst in servers {
+                    for dp: UInt16 in [80, 443] {
+                        let other = flows.filter { $0.key.capture == cap && $0.key.server == dst && $0.key.serverPort == dp
+                            && $0.value.proto == "tcp" && $0.value.answerFrame != nil }
+                            .min(by: { ($0.value.answerFrame ?? 0) < ($1.value.answerFrame ?? 0) })
+                        let o = controls.answeredOn[D.PortKey(capture: cap, server: dst, port: dp)]
+                        #expect(o?.key == other?.key)
+                        #expect(o?.frame == other?.value.answerFrame)
+                        let prefix = flows.filter { $0.key.capture == cap && $0.key.server != dst && sameDropPrefix($0.key.server, dst)
+                            && $0.key.serverPort == dp && $0.value.proto == "tcp" && $0.value.answerFrame != nil }
+                            .min(by: { ($0.value.answerFrame ?? 0) < ($1.value.answerFrame ?? 0) })
+                        let p = controls.prefixAnswered(capture: cap, server: dst, port: dp)
+                        #expect(p?.key == prefix?.key)
+                        #expect(p?.frame == prefix?.value.answerFrame)
+                    }
+                    let ttl = flows.filter { $0.key.capture == cap && $0.key.server == dst && $0.value.serverTTL != nil }
+                        .min { ($0.value.serverTTLFrame ?? 0) < ($1.value.serverTTLFrame ?? 0) }
+                    let t = controls.ttlOf[D.ServerKey(capture: cap, server: dst)]
+                    #expect(t?.ttl == ttl?.value.serverTTL)
+                    #expect(t?.frame == ttl?.value.serverTTLFrame)
+                }
+            }
+        }
+    }
+}
