@@ -102,6 +102,28 @@ struct DropControlIndexTests {
         }
     }
 
+    /// What `finish` rebuilds from the log is what was added, for the servers it asks, in order; probes whole.
+    @Test func flowLogRebuildsTheRecordsOfTheServersAsked() {
+        var g = SplitMix(state: 5)
+        for _ in 0..<100 {
+            let records = (0..<Int.random(in: 0...30, using: &g)).map { _ in Self.randomRecord(&g) }
+            var log = DropFlowLog()
+            for r in records { log.add(r) }
+            let capture = ["a.pcap", "b.pcap"].randomElement(using: &g)!
+            let server = Self.servers.randomElement(using: &g)!
+            let id = log.captureID(capture)
+            let rebuilt = log.records(where: { $0 == id && $1 == server })
+            let expected = records.filter { $0.capture == capture && $0.server == server }
+            #expect(rebuilt.count == expected.count)
+            for (a, b) in zip(rebuilt, expected) {
+                #expect(a.capture == b.capture && a.server == b.server && a.serverPort == b.serverPort)
+                #expect(a.firstFrame == b.firstFrame && a.label == b.label)
+                #expect(a.synAckFrame == b.synAckFrame && a.answerFrame == b.answerFrame && a.probeTTL == b.probeTTL)
+                if b.probeTTL != nil { #expect(a.key == b.key) }
+            }
+        }
+    }
+
     @Test func earliestTwoKeepsTheFirstPerExcludedFrame() {
         var g = SplitMix(state: 3)
         for _ in 0..<500 {

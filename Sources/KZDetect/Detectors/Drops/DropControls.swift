@@ -70,9 +70,9 @@ struct EarliestTwo: Sendable {
 }
 
 /// Controls of `tcp.syn_drop`: for each (capture, server) and (capture, server, port) the earliest flow that completed
-/// its handshake, and for each (capture, prefix) the earliest such flow in the prefix. Replaces the list of every flow
-/// the detector kept, and the scan of that list per candidate, with the same choice: same server and same port first,
-/// then same server, then the prefix; earliest `firstFrame`, then the first observed.
+/// its handshake, and for each (capture, prefix) the earliest such flow in the prefix; built in `finish` from the flows to
+/// the candidates' servers and prefixes. Replaces the scan of every flow per candidate with the same choice: same
+/// server and same port first, then same server, then the prefix; earliest `firstFrame`, then the first observed.
 struct HandshakeControls: Sendable {
     private var byPort: [DropPortKey: DropControl] = [:]
     private var byServer: [DropServerKey: DropControl] = [:]
@@ -105,8 +105,8 @@ struct HandshakeControls: Sendable {
 /// Controls of `tls.sni_blocking` and `http.request_drop`, per (capture, server): the answered flows, earliest first,
 /// per label (SNI or Host) and per port, as `EarliestTwo` (so the judged flow and its label can be left out); the
 /// first answered flow per label in observation order; whether the server had flows starting at two different frames;
-/// and the TTL-limited probes, kept whole (a sweep's probes are few and their judgement needs the ICMP quotes seen by
-/// the end of the capture).
+/// and the TTL-limited probes, whole (their judgement needs the ICMP quotes seen by the end of the capture). Built in
+/// `finish` from the flows to the candidates' servers.
 struct SilentDropControls: Sendable {
     struct Server: Sendable {
         /// `firstFrame` of the first flow recorded.
@@ -182,5 +182,56 @@ struct SilentDropControls: Sendable {
     /// The TTL-limited probes to `r`'s server, in observation order.
     func probes(for r: DropFlowRecord) -> [DropFlowRecord] {
         servers[DropServerKey(capture: r.capture, server: r.server)]?.probes ?? []
+    }
+}
+
+/// Every flow a drop detector observed, as it waits for `finish`: 56 bytes and no strings per flow (capture and label
+/// are ids into `strings`; a TTL-limited probe's whole record is kept apart, probes being few). `finish` rebuilds the
+/// records of the servers its candidates went to, and only those, into a `HandshakeControls` or `SilentDropControls`.
+/// Most flows of a long capture go to servers of their own, so an index per server kept while observing would cost
+/// more than this log.
+struct DropFlowLog: Sendable {
+    struct Facts: Sendable {
+        var server: IPAddress
+        var serverPort: UInt16
+        var capture: Int32
+        var label: Int32
+        /// Index into `probes`, or -1.
+        var probe: Int32
+        var firstFrame: FrameNumber
+        /// `Int.min` for none.
+        var synAckFrame: FrameNumber
+        var answerFrame: FrameNumber
+    }
+
+    private var facts: [Facts] = []
+    private var probes: [DropFlowRecord] = []
+    private var strings = StringTable()
+
+    mutating func add(_ r: DropFlowRecord) {
+        var probe: Int32 = -1
+        if r.probeTTL != nil {
+            probe = Int32(probes.count)
+            probes.append(r)
+        }
+        facts.append(Facts(server: r.server, serverPort: r.serverPort, capture: strings.id(r.capture), label: strings.id(r.label),
+                           probe: probe, firstFrame: r.firstFrame, synAckFrame: r.synAckFrame ?? .min,
+                           answerFrame: r.answerFrame ?? .min))
+    }
+
+    /// The id of a capture some flow came from.
+    func captureID(_ capture: String) -> Int32? { strings.existingID(capture) }
+
+    /// The records of the flows `keep` accepts (by capture id and server), in observation order. Their client address
+    /// and port are not kept (zero) except for probes, whose records are the originals.
+    func records(where keep: (Int32, IPAddress) -> Bool) -> [DropFlowRecord] {
+        facts.compactMap { f in
+            guard keep(f.capture, f.server) else { return nil }
+            if f.probe >= 0 { return probes[Int(f.probe)] }
+            return DropFlowRecord(capture: strings[f.capture] ?? "", server: f.server, serverPort: f.serverPort,
+                                  firstFrame: f.firstFrame, label: strings[f.label],
+                                  synAckFrame: f.synAckFrame == .min ? nil : f.synAckFrame,
+                                  answerFrame: f.answerFrame == .min ? nil : f.answerFrame)
+        }
     }
 }

@@ -23,15 +23,17 @@ public struct SYNDropDetector: Detector {
         /// The flow is a TTL-limited probe (its SYNs were meant to expire): reported `low` at most.
         var probe: Bool
     }
-    /// Every flow, reduced to the earliest completed handshakes per server, port and prefix.
-    var controls = HandshakeControls()
+    /// The flows whose server completed the handshake, compact, until `finish` indexes those to the candidates'
+    /// servers and prefixes (see `HandshakeControls`).
+    var log = DropFlowLog()
     var candidates: [Candidate] = []
 
     public init() {}
 
     public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
         guard case .tcpFlow(let flow) = event else { return }
-        controls.add(DropFlowRecord(flow, label: nil))
+        let record = DropFlowRecord(flow, label: nil)
+        if record.synAckFrame != nil { log.add(record) }
         let server = flow.segments.filter { $0.side == .server }
         let client = flow.segments.filter { $0.side == .client }
         let syns = client.filter { $0.flags.contains(.syn) && !$0.flags.contains(.ack) }
@@ -45,6 +47,24 @@ public struct SYNDropDetector: Detector {
 
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
         var out: [Finding] = []
+        struct ServerID: Hashable { var capture: Int32; var server: IPAddress }
+        struct PrefixID: Hashable {
+            var capture: Int32, v6: Bool, prefix: UInt64
+            init(_ capture: Int32, _ a: IPAddress) { self.capture = capture; v6 = a.isV6; prefix = a.isV6 ? a.high >> 16 : UInt64(a.v4Value >> 8) }
+        }
+        var servers: Set<ServerID> = []
+        var prefixes: Set<PrefixID> = []
+        for c in candidates {
+            guard let k = log.captureID(c.capture) else { continue }
+            servers.insert(ServerID(capture: k, server: c.server))
+            prefixes.insert(PrefixID(k, c.server))
+        }
+        var controls = HandshakeControls()
+        if !servers.isEmpty {
+            for r in log.records(where: { servers.contains(ServerID(capture: $0, server: $1)) || prefixes.contains(PrefixID($0, $1)) }) {
+                controls.add(r)
+            }
+        }
         for c in candidates {
             // Another flow that completed its handshake: to the same address (the same port preferred), else to the
             // same prefix; the earliest.
@@ -87,7 +107,7 @@ public struct SYNDropDetector: Detector {
                                frames: frames, summary: summary, evidence: evidence))
         }
         for f in out.sorted(by: { ($0.frames.first ?? 0) < ($1.frames.first ?? 0) }) { sink.report(f) }
-        controls = HandshakeControls()
+        log = DropFlowLog()
         candidates = []
     }
 }

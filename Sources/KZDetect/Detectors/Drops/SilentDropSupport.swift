@@ -42,6 +42,21 @@ struct DropFlowRecord: Sendable {
         }
     }
 
+    /// A record rebuilt from a `DropFlowLog` (not a probe: no client, no probe TTL).
+    init(capture: String, server: IPAddress, serverPort: UInt16, firstFrame: FrameNumber, label: String?,
+         synAckFrame: FrameNumber?, answerFrame: FrameNumber?) {
+        self.capture = capture
+        client = IPAddress(v4: 0)
+        clientPort = 0
+        self.server = server
+        self.serverPort = serverPort
+        self.firstFrame = firstFrame
+        self.label = label
+        self.synAckFrame = synAckFrame
+        self.answerFrame = answerFrame
+        probeTTL = nil
+    }
+
     var key: ProbeKey { ProbeKey(capture: capture, client: client, clientPort: clientPort, server: server, serverPort: serverPort) }
 }
 
@@ -159,8 +174,8 @@ struct SilentDropJudge: Sendable {
         var target: TargetRef
     }
 
-    /// Every flow, reduced to the controls it can give (see `SilentDropControls`).
-    var controls = SilentDropControls()
+    /// Every flow, compact, until `finish` indexes the servers of `pending` (see `SilentDropControls`).
+    var log = DropFlowLog()
     var pending: [Pending] = []
     /// Flows an ICMP time-exceeded quoted: their TTL-limited probes expired on the way, so their silence is expected.
     var expired: Set<ProbeKey> = []
@@ -174,9 +189,10 @@ struct SilentDropJudge: Sendable {
     /// or got an answer, or one sent with a lower TTL got an answer: the path at that distance works for other names,
     /// so this probe was dropped on the way. `medium` with such a control (one probe of a sweep, no retransmission
     /// judged); nothing without one (the router at that hop may send no time-exceeded) or when the probe expired.
-    func probeFinding(_ p: Pending, ttl: UInt8, detector: DetectorID, what: String, labelName: String) -> Finding? {
+    func probeFinding(_ p: Pending, ttl: UInt8, detector: DetectorID, what: String, labelName: String,
+                      controls: SilentDropControls) -> Finding? {
         guard !expired.contains(p.record.key) else { return nil }
-        let controls = self.controls.probes(for: p.record).filter { r in
+        let controls = controls.probes(for: p.record).filter { r in
             guard r.label != p.record.label, let t = r.probeTTL else { return false }
             return (t == ttl && (expired.contains(r.key) || r.answerFrame != nil)) || (t < ttl && r.answerFrame != nil)
         }.sorted { ($0.probeTTL ?? 0, $0.firstFrame) > ($1.probeTTL ?? 0, $1.firstFrame) }
@@ -210,9 +226,16 @@ struct SilentDropJudge: Sendable {
     /// Finds controls and grades. `what` is "ClientHello" or "HTTP request"; `labelName` "SNI" or "Host".
     func findings(detector: DetectorID, what: String, labelName: String) -> [Finding] {
         var out: [Finding] = []
+        // The flows to the candidates' servers, indexed.
+        struct ServerID: Hashable { var capture: Int32; var server: IPAddress }
+        let wanted = Set(pending.compactMap { p in log.captureID(p.record.capture).map { ServerID(capture: $0, server: p.record.server) } })
+        var controls = SilentDropControls()
+        if !wanted.isEmpty {
+            for r in log.records(where: { wanted.contains(ServerID(capture: $0, server: $1)) }) { controls.add(r) }
+        }
         for p in pending {
             if let ttl = p.stall.probeTTL {
-                if let f = probeFinding(p, ttl: ttl, detector: detector, what: what, labelName: labelName) { out.append(f) }
+                if let f = probeFinding(p, ttl: ttl, detector: detector, what: what, labelName: labelName, controls: controls) { out.append(f) }
                 continue
             }
             // Other flows to the same server (another first frame): the earliest answered for another label, the same
