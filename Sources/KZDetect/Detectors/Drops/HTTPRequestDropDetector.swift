@@ -13,7 +13,7 @@ public struct HTTPRequestDropDetector: Detector {
         if case .icmpError(let e) = event { judge.observe(icmp: e) }
         guard case .tcpFlow(let flow) = event else { return }
         let record = DropFlowRecord(flow, label: flow.httpRequests.first?.host ?? flow.tls?.sni)
-        judge.records.append(record)
+        judge.log.add(record)
         guard let req = flow.httpRequests.first, flow.httpResponses.isEmpty,
               let stall = StalledRequest(flow, trigger: req.frame), stall.isStall else { return }
         judge.pending.append(.init(flow: flow.flowRef, record: record, stall: stall, target: tcpFlowTarget(flow)))

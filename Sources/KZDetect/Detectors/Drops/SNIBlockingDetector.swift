@@ -18,7 +18,7 @@ public struct SNIBlockingDetector: Detector {
         if case .icmpError(let e) = event { judge.observe(icmp: e) }
         guard case .tcpFlow(let flow) = event else { return }
         let record = DropFlowRecord(flow, label: flow.tls?.sni ?? flow.httpRequests.first?.host)
-        judge.records.append(record)
+        judge.log.add(record)
         guard let tls = flow.tls, let ch = tls.clientHelloFrame, tls.serverHelloFrame == nil,
               let stall = StalledRequest(flow, trigger: ch), stall.isStall else { return }
         judge.pending.append(.init(flow: flow.flowRef, record: record, stall: stall, target: tcpFlowTarget(flow)))

@@ -23,14 +23,17 @@ public struct SYNDropDetector: Detector {
         /// The flow is a TTL-limited probe (its SYNs were meant to expire): reported `low` at most.
         var probe: Bool
     }
-    var records: [DropFlowRecord] = []
+    /// The flows whose server completed the handshake, compact, until `finish` indexes those to the candidates'
+    /// servers and prefixes (see `HandshakeControls`).
+    var log = DropFlowLog()
     var candidates: [Candidate] = []
 
     public init() {}
 
     public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
         guard case .tcpFlow(let flow) = event else { return }
-        records.append(DropFlowRecord(flow, label: nil))
+        let record = DropFlowRecord(flow, label: nil)
+        if record.synAckFrame != nil { log.add(record) }
         let server = flow.segments.filter { $0.side == .server }
         let client = flow.segments.filter { $0.side == .client }
         let syns = client.filter { $0.flags.contains(.syn) && !$0.flags.contains(.ack) }
@@ -44,11 +47,29 @@ public struct SYNDropDetector: Detector {
 
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
         var out: [Finding] = []
+        struct ServerID: Hashable { var capture: Int32; var server: IPAddress }
+        struct PrefixID: Hashable {
+            var capture: Int32, v6: Bool, prefix: UInt64
+            init(_ capture: Int32, _ a: IPAddress) { self.capture = capture; v6 = a.isV6; prefix = a.isV6 ? a.high >> 16 : UInt64(a.v4Value >> 8) }
+        }
+        var servers: Set<ServerID> = []
+        var prefixes: Set<PrefixID> = []
         for c in candidates {
-            let reached = records.filter { $0.capture == c.capture && $0.synAckFrame != nil }
-            let same = reached.filter { $0.server == c.server }
-                .min { ($0.serverPort == c.serverPort ? 0 : 1, $0.firstFrame) < ($1.serverPort == c.serverPort ? 0 : 1, $1.firstFrame) }
-            let prefix = same == nil ? reached.filter { sameDropPrefix($0.server, c.server) }.min { $0.firstFrame < $1.firstFrame } : nil
+            guard let k = log.captureID(c.capture) else { continue }
+            servers.insert(ServerID(capture: k, server: c.server))
+            prefixes.insert(PrefixID(k, c.server))
+        }
+        var controls = HandshakeControls()
+        if !servers.isEmpty {
+            for r in log.records(where: { servers.contains(ServerID(capture: $0, server: $1)) || prefixes.contains(PrefixID($0, $1)) }) {
+                controls.add(r)
+            }
+        }
+        for c in candidates {
+            // Another flow that completed its handshake: to the same address (the same port preferred), else to the
+            // same prefix; the earliest.
+            let same = controls.sameServer(capture: c.capture, server: c.server, port: c.serverPort)
+            let prefix = same == nil ? controls.samePrefix(capture: c.capture, server: c.server) : nil
             let retried = c.synFrames.count >= 2
             var conf: Confidence
             var evidence: [Evidence] = c.synFrames.enumerated().map { k, f in
@@ -56,12 +77,14 @@ public struct SYNDropDetector: Detector {
             }
             var frames = c.synFrames
             let ctl: String
-            if let s = same, let f = s.synAckFrame {
+            if let s = same {
+                let f = s.frame
                 conf = retried ? .high : .low
                 evidence.append(.control(frame: f, note: "another flow to \(c.server):\(s.serverPort) completed its handshake (SYN-ACK frame \(f))"))
                 frames.append(f)
                 ctl = "while another connection to the same address completed its handshake (frame \(f))"
-            } else if let p = prefix, let f = p.synAckFrame {
+            } else if let p = prefix {
+                let f = p.frame
                 guard retried else { continue }
                 conf = .medium
                 evidence.append(.control(frame: f, note: "a flow to \(p.server):\(p.serverPort) in the same prefix completed its handshake (SYN-ACK frame \(f))"))
@@ -84,7 +107,7 @@ public struct SYNDropDetector: Detector {
                                frames: frames, summary: summary, evidence: evidence))
         }
         for f in out.sorted(by: { ($0.frames.first ?? 0) < ($1.frames.first ?? 0) }) { sink.report(f) }
-        records = []
+        log = DropFlowLog()
         candidates = []
     }
 }

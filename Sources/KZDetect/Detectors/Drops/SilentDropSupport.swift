@@ -1,7 +1,8 @@
 import KZWire
 
-/// A compact record of one TCP flow, kept by the drop detectors until `finish` to look for controls: other flows in the
-/// same capture to the same server (or its prefix) that did get answers.
+/// A compact record of one TCP flow, for the drop detectors to look for controls: other flows in the same capture to the
+/// same server (or its prefix) that did get answers. Candidates keep theirs until `finish`; every other flow is folded
+/// into `HandshakeControls` or `SilentDropControls` as it is observed.
 struct DropFlowRecord: Sendable {
     var capture: String
     var client: IPAddress
@@ -39,6 +40,21 @@ struct DropFlowRecord: Sendable {
         } else {
             probeTTL = nil
         }
+    }
+
+    /// A record rebuilt from a `DropFlowLog` (not a probe: no client, no probe TTL).
+    init(capture: String, server: IPAddress, serverPort: UInt16, firstFrame: FrameNumber, label: String?,
+         synAckFrame: FrameNumber?, answerFrame: FrameNumber?) {
+        self.capture = capture
+        client = IPAddress(v4: 0)
+        clientPort = 0
+        self.server = server
+        self.serverPort = serverPort
+        self.firstFrame = firstFrame
+        self.label = label
+        self.synAckFrame = synAckFrame
+        self.answerFrame = answerFrame
+        probeTTL = nil
     }
 
     var key: ProbeKey { ProbeKey(capture: capture, client: client, clientPort: clientPort, server: server, serverPort: serverPort) }
@@ -158,7 +174,8 @@ struct SilentDropJudge: Sendable {
         var target: TargetRef
     }
 
-    var records: [DropFlowRecord] = []
+    /// Every flow, compact, until `finish` indexes the servers of `pending` (see `SilentDropControls`).
+    var log = DropFlowLog()
     var pending: [Pending] = []
     /// Flows an ICMP time-exceeded quoted: their TTL-limited probes expired on the way, so their silence is expected.
     var expired: Set<ProbeKey> = []
@@ -172,11 +189,11 @@ struct SilentDropJudge: Sendable {
     /// or got an answer, or one sent with a lower TTL got an answer: the path at that distance works for other names,
     /// so this probe was dropped on the way. `medium` with such a control (one probe of a sweep, no retransmission
     /// judged); nothing without one (the router at that hop may send no time-exceeded) or when the probe expired.
-    func probeFinding(_ p: Pending, ttl: UInt8, detector: DetectorID, what: String, labelName: String) -> Finding? {
+    func probeFinding(_ p: Pending, ttl: UInt8, detector: DetectorID, what: String, labelName: String,
+                      controls: SilentDropControls) -> Finding? {
         guard !expired.contains(p.record.key) else { return nil }
-        let controls = records.filter { r in
-            guard r.capture == p.record.capture, r.server == p.record.server, r.label != p.record.label,
-                  let t = r.probeTTL else { return false }
+        let controls = controls.probes(for: p.record).filter { r in
+            guard r.label != p.record.label, let t = r.probeTTL else { return false }
             return (t == ttl && (expired.contains(r.key) || r.answerFrame != nil)) || (t < ttl && r.answerFrame != nil)
         }.sorted { ($0.probeTTL ?? 0, $0.firstFrame) > ($1.probeTTL ?? 0, $1.firstFrame) }
         let s = p.stall
@@ -209,30 +226,39 @@ struct SilentDropJudge: Sendable {
     /// Finds controls and grades. `what` is "ClientHello" or "HTTP request"; `labelName` "SNI" or "Host".
     func findings(detector: DetectorID, what: String, labelName: String) -> [Finding] {
         var out: [Finding] = []
+        // The flows to the candidates' servers, indexed.
+        struct ServerID: Hashable { var capture: Int32; var server: IPAddress }
+        let wanted = Set(pending.compactMap { p in log.captureID(p.record.capture).map { ServerID(capture: $0, server: p.record.server) } })
+        var controls = SilentDropControls()
+        if !wanted.isEmpty {
+            for r in log.records(where: { wanted.contains(ServerID(capture: $0, server: $1)) }) { controls.add(r) }
+        }
         for p in pending {
             if let ttl = p.stall.probeTTL {
-                if let f = probeFinding(p, ttl: ttl, detector: detector, what: what, labelName: labelName) { out.append(f) }
+                if let f = probeFinding(p, ttl: ttl, detector: detector, what: what, labelName: labelName, controls: controls) { out.append(f) }
                 continue
             }
-            let others = records.filter { $0.capture == p.record.capture && $0.firstFrame != p.record.firstFrame && $0.server == p.record.server }
-            let control = others.filter { $0.answerFrame != nil && $0.label != p.record.label }
-                .min { ($0.serverPort == p.record.serverPort ? 0 : 1, $0.firstFrame) < ($1.serverPort == p.record.serverPort ? 0 : 1, $1.firstFrame) }
-            let sameLabelOK = others.first { $0.answerFrame != nil && $0.label == p.record.label && $0.label != nil }
+            // Other flows to the same server (another first frame): the earliest answered for another label, the same
+            // port preferred; the first observed answered for the same label.
+            let control = controls.control(for: p.record)
+            let sameLabelOK = controls.sameLabelAnswered(for: p.record)
             let s = p.stall
             var conf: Confidence
             var evidence: [Evidence] = [.frame(s.triggerFrame, note: "\(what)" + (p.record.label.map { " (\(labelName) \($0))" } ?? ""))]
             evidence += s.evidence
             var frames = [s.triggerFrame] + s.transmissions + (s.gaveUpFrame.map { [$0] } ?? [])
-            if let c = control, let cf = c.answerFrame {
+            if let c = control {
+                let cf = c.frame
                 conf = s.retransmissions >= 1 || s.waited >= 5 ? .high : .medium
                 evidence.append(.control(frame: cf, note: "another flow to \(p.record.server) with \(labelName) \(c.label ?? "(none)") got an answer (frame \(cf))"))
                 frames.append(cf)
             } else {
                 conf = s.retransmissions >= 2 || (s.retransmissions >= 1 && (s.waited >= 5 || s.gaveUpFrame != nil)) ? .medium : .low
-                evidence.append(.control(frame: nil, note: others.isEmpty ? "no other flow to this server in the capture"
+                evidence.append(.control(frame: nil, note: !controls.hasOtherFlow(than: p.record) ? "no other flow to this server in the capture"
                                                                          : "no other flow to this server with another \(labelName) got an answer"))
             }
-            if let ok = sameLabelOK, let f = ok.answerFrame {
+            if let ok = sameLabelOK {
+                let f = ok.frame
                 conf = min(conf, .medium)
                 evidence.append(.control(frame: f, note: "a flow to the same server with the same \(labelName) was answered (frame \(f)): the drop is intermittent or not tied to the \(labelName)"))
                 frames.append(f)

@@ -15,22 +15,29 @@ public struct ICMPUnreachableInjectionDetector: Detector {
     public static let id: DetectorID = "icmp.unreachable_injection"
     var tolerance = 2
 
+    /// A flow's identity; `capture` is an id into `strings`.
     struct FlowKey: Hashable, Sendable {
-        var capture: String
+        var capture: Int32
         var client: IPAddress
         var clientPort: UInt16
         var server: IPAddress
         var serverPort: UInt16
     }
+    /// What `finish` reads of a flow; Host and SNI are ids into `strings` (-1: none).
     struct FlowInfo: Sendable {
-        var proto: String
+        var isTCP: Bool
         var answerFrame: FrameNumber?
         var serverTTL: UInt8?
         var serverTTLFrame: FrameNumber?
-        var target: TargetRef
+        var host: Int32
+        var sni: Int32
+        var proto: String { isTCP ? "tcp" : "udp" }
     }
+    /// Every TCP and UDP flow (a later flow with the same key replaces the earlier): a message may quote any of them,
+    /// and may arrive after the flow ended.
     var flows: [FlowKey: FlowInfo] = [:]
     var errors: [ICMPErrorEvent] = []
+    var strings = StringTable()
 
     public init() {}
 
@@ -41,13 +48,13 @@ public struct ICMPUnreachableInjectionDetector: Detector {
         case .tcpFlow(let f):
             let base = TCPSideBaseline(side: .server, segments: f.segments)
             let answer = f.segments.first { $0.side == .server && !$0.isRST }?.frame
-            flows[FlowKey(capture: f.capture, client: f.client, clientPort: f.clientPort, server: f.server, serverPort: f.serverPort)] =
-                FlowInfo(proto: "tcp", answerFrame: answer, serverTTL: base.ttl, serverTTLFrame: base.ttlFrame,
-                         target: tcpFlowTarget(f))
+            flows[FlowKey(capture: strings.id(f.capture), client: f.client, clientPort: f.clientPort, server: f.server, serverPort: f.serverPort)] =
+                FlowInfo(isTCP: true, answerFrame: answer, serverTTL: base.ttl, serverTTLFrame: base.ttlFrame,
+                         host: strings.id(f.httpRequests.first?.host), sni: strings.id(f.tls?.sni))
         case .udpFlow(let u):
-            flows[FlowKey(capture: u.capture, client: u.client, clientPort: u.clientPort, server: u.server, serverPort: u.serverPort)] =
-                FlowInfo(proto: "udp", answerFrame: u.packetsServer > 0 ? u.firstFrame : nil, serverTTL: nil, serverTTLFrame: nil,
-                         target: TargetRef(ip: u.server.description))
+            flows[FlowKey(capture: strings.id(u.capture), client: u.client, clientPort: u.clientPort, server: u.server, serverPort: u.serverPort)] =
+                FlowInfo(isTCP: false, answerFrame: u.packetsServer > 0 ? u.firstFrame : nil, serverTTL: nil, serverTTLFrame: nil,
+                         host: -1, sni: -1)
         default:
             break
         }
@@ -62,30 +69,100 @@ public struct ICMPUnreachableInjectionDetector: Detector {
         return (e.isV6 ? v6[e.code] : v4[e.code]) ?? "code \(e.code)"
     }
 
+    struct ServerKey: Hashable { var capture: Int32; var server: IPAddress }
+    struct PortKey: Hashable { var capture: Int32; var server: IPAddress; var port: UInt16 }
+    /// The /24 (/48) of a server and a port: two servers share a prefix exactly when `sameDropPrefix`.
+    struct PrefixPortKey: Hashable {
+        var capture: Int32
+        var v6: Bool
+        var prefix: UInt64
+        var port: UInt16
+        init(capture: Int32, server a: IPAddress, port: UInt16) {
+            self.capture = capture
+            v6 = a.isV6
+            prefix = a.isV6 ? a.high >> 16 : UInt64(a.v4Value >> 8)
+            self.port = port
+        }
+    }
+    typealias Answered = (key: FlowKey, frame: FrameNumber)
+
+    /// What the messages' judgements ask of the other flows, gathered in one pass over them: per quoted server, the
+    /// earliest answered TCP flow on each port and the TTL of the flow whose baseline came first; per quoted prefix and
+    /// port, the earliest answered TCP flow and the earliest to another server than that one's (so that the quoted
+    /// server itself can be left out).
+    struct Controls {
+        var answeredOn: [PortKey: Answered] = [:]
+        var ttlOf: [ServerKey: (ttl: UInt8, frame: FrameNumber?)] = [:]
+        var prefix: [PrefixPortKey: (first: Answered, other: Answered?)] = [:]
+
+        init(flows: [FlowKey: FlowInfo], servers: Set<ServerKey>, prefixes: Set<PrefixPortKey>) {
+            for (k, v) in flows {
+                let sk = ServerKey(capture: k.capture, server: k.server)
+                if servers.contains(sk) {
+                    if v.isTCP, let a = v.answerFrame {
+                        let pk = PortKey(capture: k.capture, server: k.server, port: k.serverPort)
+                        if answeredOn[pk].map({ a < $0.frame }) ?? true { answeredOn[pk] = (k, a) }
+                    }
+                    if let t = v.serverTTL, ttlOf[sk].map({ (v.serverTTLFrame ?? 0) < ($0.frame ?? 0) }) ?? true {
+                        ttlOf[sk] = (t, v.serverTTLFrame)
+                    }
+                }
+                let pp = PrefixPortKey(capture: k.capture, server: k.server, port: k.serverPort)
+                if v.isTCP, let a = v.answerFrame, prefixes.contains(pp) {
+                    let c: Answered = (k, a)
+                    if var two = prefix[pp] {
+                        if a < two.first.frame {
+                            if k.server != two.first.key.server { two.other = two.first }
+                            two.first = c
+                        } else if k.server != two.first.key.server, two.other.map({ a < $0.frame }) ?? true {
+                            two.other = c
+                        }
+                        prefix[pp] = two
+                    } else {
+                        prefix[pp] = (c, nil)
+                    }
+                }
+            }
+        }
+
+        /// The earliest answered TCP flow on `port` to another server than `server` in its prefix.
+        func prefixAnswered(capture: Int32, server: IPAddress, port: UInt16) -> Answered? {
+            guard let two = prefix[PrefixPortKey(capture: capture, server: server, port: port)] else { return nil }
+            return two.first.key.server != server ? two.first : two.other
+        }
+    }
+
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
         var out: [Finding] = []
-        for e in errors.sorted(by: { $0.frame < $1.frame }) {
+        let errors = self.errors.sorted(by: { $0.frame < $1.frame })
+        var servers: Set<ServerKey> = []
+        var prefixes: Set<PrefixPortKey> = []
+        for e in errors {
+            guard let q = e.quoted, let dp = q.dstPort, let cap = strings.existingID(e.capture) else { continue }
+            servers.insert(ServerKey(capture: cap, server: q.dst))
+            prefixes.insert(PrefixPortKey(capture: cap, server: q.dst, port: dp))
+        }
+        let controls = Controls(flows: flows, servers: servers, prefixes: prefixes)
+        for e in errors {
             // IPv4 code 4 is "fragmentation needed" (path MTU discovery, RFC 1191): ordinary.
             guard let q = e.quoted, let sp = q.srcPort, let dp = q.dstPort, e.isV6 || e.code != 4 else { continue }
-            let key = FlowKey(capture: e.capture, client: q.src, clientPort: sp, server: q.dst, serverPort: dp)
-            let info = flows[key]
+            // A capture no flow came from has no flow to match nor control to give.
+            let cap = strings.existingID(e.capture)
+            let info = cap.flatMap { flows[FlowKey(capture: $0, client: q.src, clientPort: sp, server: q.dst, serverPort: dp)] }
             let isTCP = q.proto.rawValue == 6
             var strong: [(String, Evidence, FrameNumber?)] = []
             var weak: [(String, Evidence)] = []
 
             if let a = info?.answerFrame {
                 strong.append(("the server answered in the same flow (frame \(a))", .frame(a, note: "the server answered this flow"), a))
-            } else if isTCP, let other = flows.filter({ $0.key.capture == e.capture && $0.key.server == q.dst && $0.key.serverPort == dp
-                                                        && $0.value.proto == "tcp" && $0.value.answerFrame != nil })
-                        .min(by: { ($0.value.answerFrame ?? 0) < ($1.value.answerFrame ?? 0) }), let a = other.value.answerFrame {
+            } else if isTCP, let cap, let other = controls.answeredOn[PortKey(capture: cap, server: q.dst, port: dp)] {
+                let a = other.frame
                 strong.append(("\(q.dst) answered another flow in this capture (frame \(a))",
                                .control(frame: a, note: "\(q.dst):\(other.key.serverPort) answered \(other.key.client):\(other.key.clientPort)"), a))
             }
             if e.source == q.dst {
                 let ttlRef = info?.serverTTL.map { ($0, info?.serverTTLFrame) }
-                    ?? flows.filter { $0.key.capture == e.capture && $0.key.server == q.dst && $0.value.serverTTL != nil }
-                        .min { ($0.value.serverTTLFrame ?? 0) < ($1.value.serverTTLFrame ?? 0) }
-                        .flatMap { v in v.value.serverTTL.map { ($0, v.value.serverTTLFrame) } }
+                    ?? cap.flatMap { controls.ttlOf[ServerKey(capture: $0, server: q.dst)] }.map { ($0.ttl, $0.frame) }
                 if let (sttl, sf) = ttlRef, InitialTTL.gap(e.ttl, sttl) > tolerance {
                     strong.append(("it claims to come from \(q.dst) with TTL \(e.ttl) where that host's packets have \(sttl)",
                                    .valueMismatch(field: "ttl", frame: e.frame, expected: "\(sttl)", observed: "\(e.ttl)", baselineFrame: sf), sf))
@@ -98,10 +175,9 @@ public struct ICMPUnreachableInjectionDetector: Detector {
             }
             // The network behind the router is reachable: another host of the same /24 (/48) answered on the same port.
             var prefixFrame: FrameNumber?
-            if strong.isEmpty, isTCP, e.source != q.dst,
-               let other = flows.filter({ $0.key.capture == e.capture && $0.key.server != q.dst && sameDropPrefix($0.key.server, q.dst)
-                                          && $0.key.serverPort == dp && $0.value.proto == "tcp" && $0.value.answerFrame != nil })
-                   .min(by: { ($0.value.answerFrame ?? 0) < ($1.value.answerFrame ?? 0) }), let a = other.value.answerFrame {
+            if strong.isEmpty, isTCP, e.source != q.dst, let cap,
+               let other = controls.prefixAnswered(capture: cap, server: q.dst, port: dp) {
+                let a = other.frame
                 prefixFrame = a
                 weak.append(("\(other.key.server) in the same prefix answered on port \(dp) in this capture (frame \(a))",
                              .control(frame: a, note: "\(other.key.server):\(dp) in the same prefix answered \(other.key.client):\(other.key.clientPort)")))
@@ -125,12 +201,14 @@ public struct ICMPUnreachableInjectionDetector: Detector {
                 + (conf == .low ? "like filtering: " : "forged: ") + (strong.map(\.0) + weak.map(\.0)).joined(separator: "; ") + "."
             out.append(Finding(detector: Self.id, confidence: conf, capture: e.capture,
                                flow: FlowRef(proto: proto, client: q.src, clientPort: sp, server: q.dst, serverPort: dp),
-                               target: info?.target ?? TargetRef(ip: q.dst.description), frames: frames, summary: summary,
+                               target: info.map { TargetRef(host: strings[$0.host], sni: strings[$0.sni], qname: nil, ip: q.dst.description) }
+                                   ?? TargetRef(ip: q.dst.description), frames: frames, summary: summary,
                                evidence: evidence, injectedFrame: e.frame, claimedSource: e.source.description,
                                injectedTTL: e.ttl, peerTTL: info?.serverTTL))
         }
         for f in out { sink.report(f) }
-        errors = []
+        self.errors = []
         flows = [:]
+        strings = StringTable()
     }
 }

@@ -56,10 +56,23 @@ public struct RSTInjectionDetector: Detector {
                     ttlCounts[key, default: 0] += 1
                 }
             }
-            if flow.segments.contains(where: { $0.isRST }) { flows.append(flow) }
+            if flow.segments.contains(where: { $0.isRST }) { flows.append(Self.kept(flow)) }
         default:
             break
         }
+    }
+
+    /// The part of a flow `ForgedSegmentAnalyzer` reads (addresses, ports, segments, handshake timings) and
+    /// `tcpFlowTarget` names (the first request's Host, the SNI): HTTP bodies, certificate chains and overlap records
+    /// are dropped before the flow waits for `finish`.
+    static func kept(_ flow: TCPFlowEvent) -> TCPFlowEvent {
+        var f = flow
+        f.httpRequests = flow.httpRequests.first.map { [HTTPRequestEvent(frame: $0.frame, method: "", target: "", host: $0.host)] } ?? []
+        f.httpResponses = []
+        f.overlapConflicts = []
+        f.tls = flow.tls.map { TLSEvent(clientHelloFrame: nil, sni: $0.sni, serverHelloFrame: nil, negotiatedVersion: nil,
+                                        certificateFrame: nil, chain: [], alertFrames: [], isTLS13: false) }
+        return f
     }
 
     func template(_ flow: TCPFlowEvent, _ s: SegmentEvent) -> Template {

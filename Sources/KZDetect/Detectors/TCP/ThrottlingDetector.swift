@@ -27,22 +27,32 @@ public struct ThrottlingDetector: Detector {
     var slowHandshake = 2.0
     var handshakeFactor = 5.0
 
+    /// What `finish` reads of one flow: numbers, addresses and ids into `strings`. The flow and target references are
+    /// built only for the flows that become findings or are quoted as their controls.
     struct Record: Sendable {
-        var capture: String
-        var flow: FlowRef
-        var target: TargetRef
+        var capture: Int32
+        var host: Int32
+        var sni: Int32
+        var client: IPAddress
         var server: IPAddress
+        var clientPort: UInt16
+        var serverPort: UInt16
         var bytes: Int
         var dataSeconds: Double
         var firstData: FrameNumber?
         var lastData: FrameNumber?
         var handshake: Double?
-        var helloFrames: [FrameNumber]
+        /// ClientHello and ServerHello frames, when `handshake` was measured.
+        var hello: (clientHello: FrameNumber, serverHello: FrameNumber)?
         /// The longest pause between two server payload packets.
         var longestGap: Double
         var throughput: Double? { dataSeconds > 0 ? Double(bytes) / dataSeconds : nil }
+        var helloFrames: [FrameNumber] { hello.map { [$0.clientHello, $0.serverHello] } ?? [] }
+        var flow: FlowRef { FlowRef(proto: "tcp", client: client, clientPort: clientPort, server: server, serverPort: serverPort) }
     }
+    /// The flows that can be judged or compared (see `observe`), in observation order.
     var records: [Record] = []
+    var strings = StringTable()
 
     public init() {}
 
@@ -51,11 +61,11 @@ public struct ThrottlingDetector: Detector {
         guard case .tcpFlow(let flow) = event, !flow.isTTLLimitedProbe else { return }
         let data = flow.segments.filter { $0.side == .server && $0.payloadLength > 0 && !$0.isRST }
         var hs: Double?
-        var hello: [FrameNumber] = []
+        var hello: (FrameNumber, FrameNumber)?
         if let tls = flow.tls, let ch = tls.clientHelloFrame, let sh = tls.serverHelloFrame,
            let a = flow.segments.first(where: { $0.frame == ch }), let b = flow.segments.first(where: { $0.frame == sh }) {
             hs = secondsBetween(a.time, b.time)
-            hello = [ch, sh]
+            hello = (ch, sh)
         }
         let span = (data.first.flatMap { f in data.last.map { secondsBetween(f.time, $0.time) } }) ?? 0
         var gap = 0.0
@@ -72,9 +82,17 @@ public struct ThrottlingDetector: Detector {
                 highest = end
             }
         }
-        records.append(Record(capture: flow.capture, flow: flow.flowRef, target: tcpFlowTarget(flow), server: flow.server,
-                              bytes: data.isEmpty ? flow.payloadBytesServer : unique, dataSeconds: span, firstData: data.first?.frame,
-                              lastData: data.last?.frame, handshake: hs, helloFrames: hello, longestGap: gap))
+        let bytes = data.isEmpty ? flow.payloadBytesServer : unique
+        // Only a flow judged on throughput, a comparable for throughput (a throughput and at least the fewest bytes
+        // `need` asks in `finish`) or one with a handshake time is ever read in `finish`: the rest need not be kept.
+        let judged = bytes >= minimumBytes && span >= minimumDuration && span > 0
+        let comparable = span > 0 && Double(bytes) / span > 0 && bytes >= min(comparableBytes, minimumBytes)
+        guard judged || comparable || hs != nil else { return }
+        records.append(Record(capture: strings.id(flow.capture), host: strings.id(flow.httpRequests.first?.host),
+                              sni: strings.id(flow.tls?.sni), client: flow.client, server: flow.server,
+                              clientPort: flow.clientPort, serverPort: flow.serverPort, bytes: bytes, dataSeconds: span,
+                              firstData: data.first?.frame, lastData: data.last?.frame, handshake: hs, hello: hello,
+                              longestGap: gap))
     }
 
     static func median(_ v: [Double]) -> Double? {
@@ -87,8 +105,8 @@ public struct ThrottlingDetector: Detector {
         var out: [Finding] = []
         // Flows by (capture, server) and by (capture, prefix), in record order: each flow is compared only with its
         // own groups, so finishing costs the sum of the groups' squares, not the square of all flows.
-        struct ServerKey: Hashable { var capture: String; var server: IPAddress }
-        struct PrefixKey: Hashable { var capture: String; var v6: Bool; var prefix: UInt64 }
+        struct ServerKey: Hashable { var capture: Int32; var server: IPAddress }
+        struct PrefixKey: Hashable { var capture: Int32; var v6: Bool; var prefix: UInt64 }
         func prefixKey(_ r: Record) -> PrefixKey {
             PrefixKey(capture: r.capture, v6: r.server.isV6,
                       prefix: r.server.isV6 ? r.server.high >> 16 : UInt64(r.server.v4Value >> 8))
@@ -143,10 +161,12 @@ public struct ThrottlingDetector: Detector {
             if moderate && slow.count == 1 { conf = .low }
             let summary = "The flow to \(r.flow.server) ran far below comparable flows to the \(sameAddress ? "same address" : "same prefix") in this capture: "
                 + slow.joined(separator: "; ") + "."
-            out.append(Finding(detector: Self.id, confidence: conf, capture: r.capture, flow: r.flow, target: r.target,
+            let target = TargetRef(host: strings[r.host], sni: strings[r.sni], qname: nil, ip: r.server.description)
+            out.append(Finding(detector: Self.id, confidence: conf, capture: strings[r.capture] ?? "", flow: r.flow, target: target,
                                frames: frames, summary: summary, evidence: evidence))
         }
         for f in out.sorted(by: { ($0.frames.first ?? 0) < ($1.frames.first ?? 0) }) { sink.report(f) }
         self.records = []
+        strings = StringTable()
     }
 }

@@ -19,25 +19,60 @@ import KZWire
 /// trait. When the capture cannot tell which of two chains is the forgery (no signature on either, seen on equally many
 /// flows) both flows are reported, capped at medium, and the summary says so.
 ///
-/// State: the chains of TLS ≤ 1.2 flows, kept until `finish`.
+/// State: the chains of TLS ≤ 1.2 flows, kept until `finish`; each distinct chain (and its signature matches) is stored
+/// once and shared by the flows that showed it.
 public struct TLSInterceptionDetector: Detector {
     public static let id: DetectorID = "tls.interception"
 
+    /// What `judge` reads of a flow besides its TLS facts.
+    struct FlowSummary {
+        var capture: String
+        var client: IPAddress
+        var clientPort: UInt16
+        var server: IPAddress
+        var serverPort: UInt16
+        /// The frame of the flow's first segment.
+        var firstFrame: FrameNumber?
+        /// IP TTL of the server's first SYN segment, and of the segment carrying the certificate (`certFrame`).
+        var synAckTTL: UInt8?
+        var certTTL: UInt8?
+        var flowRef: FlowRef { FlowRef(proto: "tcp", client: client, clientPort: clientPort, server: server, serverPort: serverPort) }
+    }
+
     struct Record {
-        var flow: TCPFlowEvent
+        var flow: FlowSummary
+        /// The flow's TLS facts, `chain` shared with every flow that showed the same chain and `alertFrames` dropped.
         var tls: TLSEvent
         var matches: [(index: Int, match: SignatureMatch)]
         var groupKey: String
+        /// The certificate's frame: `certificateFrame`, else `serverHelloFrame`, else the flow's first frame, else 0.
+        var certFrame: FrameNumber { tls.certificateFrame ?? tls.serverHelloFrame ?? flow.firstFrame ?? 0 }
     }
 
     private var records: [Record] = []
+    /// Distinct chains seen, with their signature matches.
+    private var chains: [[CertificateEvent]: [(index: Int, match: SignatureMatch)]] = [:]
+    private var strings: [String: String] = [:]
+
+    /// The stored copy of `s`, so that equal strings of many records share one buffer.
+    private mutating func shared(_ s: String) -> String {
+        if let k = strings[s] { return k }
+        strings[s] = s
+        return s
+    }
 
     public init() {}
 
     public mutating func observe(_ event: AnalysisEvent, in context: DetectorContext, into sink: inout FindingSink) {
         guard case .tcpFlow(let flow) = event, let tls = flow.tls, !tls.isTLS13, tls.negotiatedVersion != 0x0304,
               let leaf = tls.chain.first else { return }
-        var matches: [(Int, SignatureMatch)] = []
+        // The same chain gives the same matches: keep one copy of both.
+        if let i = chains.index(forKey: tls.chain) {
+            let (chain, matches) = chains[i]
+            append(flow, tls, chain: chain, matches: matches, leaf: leaf)
+            return
+        }
+        var matches: [(index: Int, match: SignatureMatch)] = []
         if let db = context.signatures {
             for (i, c) in tls.chain.enumerated() {
                 for m in db.matchInterceptionCA(issuerDN: c.issuer, issuerCN: c.issuerCN, certSHA256: c.sha256,
@@ -46,11 +81,23 @@ public struct TLSInterceptionDetector: Detector {
                 }
             }
         }
-        var flowCopy = flow
-        flowCopy.httpRequests = []
-        flowCopy.httpResponses = []
-        let key = (tls.sni ?? leaf.subjectCN ?? leaf.subject).lowercased()
-        records.append(Record(flow: flowCopy, tls: tls, matches: matches, groupKey: key))
+        chains[tls.chain] = matches
+        append(flow, tls, chain: tls.chain, matches: matches, leaf: leaf)
+    }
+
+    private mutating func append(_ flow: TCPFlowEvent, _ tls: TLSEvent, chain: [CertificateEvent],
+                                 matches: [(index: Int, match: SignatureMatch)], leaf: CertificateEvent) {
+        var t = tls
+        t.chain = chain
+        t.alertFrames = []
+        t.sni = tls.sni.map { shared($0) }
+        let certFrame = tls.certificateFrame ?? tls.serverHelloFrame ?? flow.segments.first?.frame ?? 0
+        let summary = FlowSummary(capture: shared(flow.capture), client: flow.client, clientPort: flow.clientPort,
+                                  server: flow.server, serverPort: flow.serverPort, firstFrame: flow.segments.first?.frame,
+                                  synAckTTL: flow.segments.first { $0.side == .server && $0.flags.contains(.syn) }?.ttl,
+                                  certTTL: flow.segments.first { $0.frame == certFrame }?.ttl)
+        let key = shared((tls.sni ?? leaf.subjectCN ?? leaf.subject).lowercased())
+        records.append(Record(flow: summary, tls: t, matches: matches, groupKey: key))
     }
 
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
@@ -72,6 +119,8 @@ public struct TLSInterceptionDetector: Detector {
             if let f = judge(r, ordered: ordered, leaves: leaves[r.groupKey] ?? [:]) { sink.report(f) }
         }
         records = []
+        chains = [:]
+        strings = [:]
     }
 
     static func isStrong(_ m: SignatureMatch) -> Bool {
@@ -80,7 +129,7 @@ public struct TLSInterceptionDetector: Detector {
 
     func judge(_ r: Record, ordered: [Record], leaves: [String: (first: Int, flows: Int, signed: Bool)]) -> Finding? {
         guard let leaf = r.tls.chain.first else { return nil }
-        let certFrame = r.tls.certificateFrame ?? r.tls.serverHelloFrame ?? r.flow.segments.first?.frame ?? 0
+        let certFrame = r.certFrame
         var evidence: [Evidence] = []
         var frames: [FrameNumber] = [certFrame]
         var reasons: [String] = []
@@ -153,8 +202,6 @@ public struct TLSInterceptionDetector: Detector {
             evidence.append(.certificate(frame: certFrame, subject: c.subject, issuer: c.issuer, sha256: c.sha256))
         }
         if let ch = r.tls.clientHelloFrame { frames.append(ch) }
-        let synAck = r.flow.segments.first { $0.side == .server && $0.flags.contains(.syn) }
-        let certSeg = r.flow.segments.first { $0.frame == certFrame }
         let name = r.tls.sni ?? leaf.subjectCN ?? leaf.subject
         var summary = "TLS certificate for \(name) in frame \(certFrame) is issued by \(leaf.issuerCN ?? leaf.issuer): "
             + reasons.joined(separator: "; ") + "."
@@ -165,7 +212,7 @@ public struct TLSInterceptionDetector: Detector {
                        target: TargetRef(sni: r.tls.sni, ip: "\(r.flow.server)"), frames: frames, summary: summary,
                        evidence: evidence, injectedFrame: certFrame,
                        claimedSource: r.flow.server.withPort(r.flow.serverPort),
-                       injectedTTL: certSeg?.ttl, peerTTL: synAck?.ttl)
+                       injectedTTL: r.flow.certTTL, peerTTL: r.flow.synAckTTL)
     }
 
     static func duration(_ seconds: Int64) -> String {
