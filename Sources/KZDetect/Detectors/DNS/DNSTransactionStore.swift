@@ -15,12 +15,12 @@ struct DNSTransactionStore {
         var queryTime: Timestamp
         var responseFrame: FrameNumber
         var responseTime: Timestamp
-        var client: UInt32
-        var resolver: UInt32
-        var source: UInt32
-        var qname: UInt32
-        var answers: UInt32
-        var capture: UInt32
+        var client: Int32
+        var resolver: Int32
+        var source: Int32
+        var qname: Int32
+        var answers: Int32
+        var capture: Int32
         var ipID: UInt32
         var clientPort: UInt16
         var resolverPort: UInt16
@@ -29,7 +29,7 @@ struct DNSTransactionStore {
         var ttl: UInt8
         var rcode: UInt8
         var df: Bool
-        var transport: UInt32
+        var transport: Int32
     }
 
     /// A kept transaction: `singles[i]` or `multiples[i]`, in arrival order.
@@ -99,20 +99,4 @@ struct DNSTransactionStore {
                          ipID: s.ipID, df: s.df, rcode: s.rcode, answers: answerSets[s.answers], answerTTLs: [],
                          flagsAA: false, authorityCount: 0, additionalCount: 0)
     }
-}
-
-/// Values stored once, referred to by a 32-bit index.
-struct Interner<Value: Hashable> {
-    private var values: [Value] = []
-    private var indices: [Value: UInt32] = [:]
-
-    mutating func index(_ v: Value) -> UInt32 {
-        if let i = indices[v] { return i }
-        let i = UInt32(values.count)
-        values.append(v)
-        indices[v] = i
-        return i
-    }
-
-    subscript(_ i: UInt32) -> Value { values[Int(i)] }
 }
