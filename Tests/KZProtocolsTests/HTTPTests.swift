@@ -172,6 +172,12 @@ struct HTTPPair {
         #expect(r.body.decodeError == nil)
         #expect(r.body.decodedLength == Self.blockPage.utf8.count)
         #expect(r.body.sha256 == Self.blockPageSHA)
+        // The compressed bytes as sent (python hashlib of each hex string).
+        let raw = [Self.gzipHex: "d337ecac6ba11c8b49d0f6e3c8acd296b4a262c7f58419a60e358ee47f845f8f",
+                   Self.zlibHex: "a4bc864df751229e51229d70f7e8bdce53083defad97bd4384d96e9618e4575e",
+                   Self.rawDeflateHex: "6d0151d2154aaf09a9ae164e3fbde7e70327a09037cd976fc08901bebc3a8d10"]
+        #expect(r.body.rawSHA256 == raw[hex])
+        #expect(r.body.rawSHA256 != r.body.sha256)
         #expect(r.body.captured == Array(Self.blockPage.utf8))
         #expect(r.body.coding == (coding == "gzip" ? .gzip : .deflate))
     }
@@ -303,6 +309,16 @@ struct HTTPPair {
         #expect(rs2.first?.body.decodedLength == 10_000)
         #expect(rs2.first?.body.sha256 == "95b532cc4381affdff0d956e12520a04129ed49d37e154228368fe5621f0b9a2")  // sha256(10,000 zeros)
         #expect(an2.contains { $0.name == "http.decoded_body_cap" })
+    }
+
+    /// Identity and unsupported codings decode to their own bytes: both digests are the body's digest.
+    @Test(arguments: ["", "Content-Encoding: br\r\n", "Content-Encoding: identity\r\n"])
+    func undecodedBodiesHaveOneDigest(coding: String) throws {
+        let body = Array(Self.blockPage.utf8)
+        let (rs, _) = Self.parseResponse(Self.response(body, headers: coding + "Content-Length: \(body.count)\r\n"))
+        let r = try #require(rs.first)
+        #expect(r.body.sha256 == Self.blockPageSHA)
+        #expect(r.body.rawSHA256 == Self.blockPageSHA)
     }
 
     @Test func corruptGzipIsNamedNotFatal() {

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import KZProtocols
 
@@ -330,5 +331,33 @@ struct TLSPair {
     @Test func greaseDetection() {
         #expect(TLSGrease.isGREASE(0x0a0a) && TLSGrease.isGREASE(0xfafa))
         #expect(!TLSGrease.isGREASE(0x0a1a) && !TLSGrease.isGREASE(0x1301))
+    }
+}
+
+/// Certificate summaries are cached by DER: a repeat gives the summary a fresh parse gives, with its own index and frames.
+@Suite struct CertificateSummaryCacheTests {
+    static func der(_ name: String) throws -> [UInt8] {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let pem = try String(contentsOf: dir.appendingPathComponent("Fixtures/captures/lab/tls_interception/certs/\(name)"),
+                             encoding: .utf8)
+        let b64 = pem.split(separator: "\n").filter { !$0.hasPrefix("-----") }.joined()
+        return try #require(Data(base64Encoded: b64).map(Array.init))
+    }
+
+    @Test func aRepeatEqualsAFreshSummaryWithItsOwnIndexAndFrames() throws {
+        for name in ["kz-root.pem", "kz-int.pem", "origin-ca.pem"] {
+            let der = try Self.der(name)
+            let first = TLSCertificateInfo.summarize(der: der, index: 0, firstFrame: 3, lastFrame: 4)
+            let again = TLSCertificateInfo.summarize(der: der, index: 2, firstFrame: 90, lastFrame: 91)
+            let fresh = TLSCertificateInfo.summarizeUncached(der: der, index: 2, firstFrame: 90, lastFrame: 91)
+            #expect(again == fresh)
+            #expect(first.subject != nil && first.subject == again.subject)
+            #expect(first.index == 0 && first.firstFrame == 3)
+            #expect(again.der == der)
+        }
+        // A DER that does not parse is cached with its error too.
+        let junk: [UInt8] = [0x30, 0x03, 0x02, 0x01, 0x05]
+        #expect(TLSCertificateInfo.summarize(der: junk, index: 0) == TLSCertificateInfo.summarizeUncached(der: junk, index: 0, firstFrame: 0, lastFrame: 0))
+        #expect(TLSCertificateInfo.summarize(der: junk, index: 0).parseError != nil)
     }
 }

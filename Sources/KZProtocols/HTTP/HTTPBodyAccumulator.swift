@@ -72,8 +72,9 @@ struct HTTPBodyAccumulator {
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
         wireLength += bytes.count
-        rawHasher.update(bufferPointer: bytes)
         if let inflater {
+            // Identity bodies decode to their own bytes: one hash serves both digests (see `finish`).
+            rawHasher.update(bufferPointer: bytes)
             var s = sink
             sink = DecodedSink(maxBody: 0, maxDecoded: 0)
             inflater.feed(bytes) { s.append($0) }
@@ -85,9 +86,10 @@ struct HTTPBodyAccumulator {
 
     func finish(complete: Bool) -> HTTPBody {
         inflater?.finish()
+        let decoded = Hex.string(Array(sink.hasher.finalize()))
         return HTTPBody(framing: framing, declaredLength: declaredLength, wireLength: wireLength,
                         decodedLength: sink.length,
-                        sha256: Hex.string(Array(sink.hasher.finalize())), rawSHA256: Hex.string(Array(rawHasher.finalize())),
+                        sha256: decoded, rawSHA256: inflater == nil ? decoded : Hex.string(Array(rawHasher.finalize())),
                         captured: sink.captured, truncated: sink.truncated, contentEncoding: contentEncoding,
                         coding: coding, decodeError: inflater?.error, complete: complete)
     }

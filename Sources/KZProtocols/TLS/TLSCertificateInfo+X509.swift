@@ -1,12 +1,39 @@
 import Crypto
 import Foundation
 import SwiftASN1
+import Synchronization
 import X509
 
+/// Summaries by DER. A capture shows the same certificates on many connections (one server's leaf, a CA's
+/// intermediates), and a summary is a pure function of the DER: parse and hash each once. At most
+/// `TLSCertificateInfo.summaryCacheLimit` entries (the DER is the key), emptied when full.
+private let summaryCache = Mutex<[[UInt8]: TLSCertificateInfo]>([:])
+
 extension TLSCertificateInfo {
+    /// Distinct certificates whose summaries are kept for reuse (about 2 KiB each).
+    public static let summaryCacheLimit = 1024
+
     /// Summarises one DER certificate: hashes always; names, serial, validity, SANs and SPKI hash when the DER
     /// parses (RFC 5280 §4.1) with swift-certificates; otherwise `parseError` says why.
     public static func summarize(der: [UInt8], index: Int, firstFrame: Int = 0, lastFrame: Int = 0) -> TLSCertificateInfo {
+        if var hit = summaryCache.withLock({ $0[der] }) {
+            hit.index = index
+            hit.der = der
+            hit.firstFrame = firstFrame
+            hit.lastFrame = lastFrame
+            return hit
+        }
+        let info = summarizeUncached(der: der, index: index, firstFrame: firstFrame, lastFrame: lastFrame)
+        var stored = info
+        stored.der = []
+        summaryCache.withLock {
+            if $0.count >= summaryCacheLimit { $0.removeAll(keepingCapacity: true) }
+            $0[der] = stored
+        }
+        return info
+    }
+
+    static func summarizeUncached(der: [UInt8], index: Int, firstFrame: Int, lastFrame: Int) -> TLSCertificateInfo {
         var info = TLSCertificateInfo(index: index, der: der, sha256: Hex.string(Array(SHA256.hash(data: der))),
                                       sha1: Hex.string(Array(Insecure.SHA1.hash(data: der))), spkiSHA256: nil,
                                       subject: nil, issuer: nil, subjectCN: nil, issuerCN: nil, serialHex: nil,
