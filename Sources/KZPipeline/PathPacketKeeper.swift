@@ -95,7 +95,7 @@ struct PathPacketKeeper {
             if synOnly && ip.ttl <= limits.probeTTL {
                 remember(p, QuoteKey(src: ip.src, dst: ip.dst, proto: 6, sport: t.srcPort, dport: t.dstPort))
             }
-            if probes.contains(k) { keep(p, bytes: bytes); return }
+            if !probes.isEmpty && probes.contains(k) { keep(p, bytes: bytes); return }
             if decided.contains(k) { return }
             track(p, t, k, bytes: bytes)
         case .udp(let u):
