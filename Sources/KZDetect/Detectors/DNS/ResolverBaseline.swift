@@ -28,7 +28,11 @@ struct ResolverBaseline: Sendable {
     private var dfCount = [0, 0]                                  // [DF clear, DF set]
     private var dfFirst: [[FrameNumber]] = [[], []]
     private var zeroIPIDs = 0
-    private var byRTT: [(rtt: Double, frame: FrameNumber)] = []   // rtt ≥ 0, ascending
+    /// Samples with rtt ≥ 0; the fastest (earliest added among equals), and the fastest from another frame than it:
+    /// the floor without any one frame is one of the two, so no sorted list (whose inserts cost O(n) each) is needed.
+    private var rttCount = 0
+    private var fastest: (rtt: Double, frame: FrameNumber)?
+    private var fastestOtherFrame: (rtt: Double, frame: FrameNumber)?
     private var byTime: [Sample] = []                             // by (time, frame), equal keys in add order
     /// Successive `byTime` pairs whose IP ID delta (mod 2^16) is in 1...`countingGap`.
     private var smallDeltas = 0
@@ -45,8 +49,17 @@ struct ResolverBaseline: Sendable {
         Self.noteFirst(&dfFirst[s.df ? 1 : 0], s.frame)
         if s.ipID == 0 { zeroIPIDs += 1 }
         if s.rtt >= 0 {
-            let i = upperBound(byRTT.count) { byRTT[$0].rtt <= s.rtt }
-            byRTT.insert((s.rtt, s.frame), at: i)
+            rttCount += 1
+            if let f = fastest {
+                if s.rtt < f.rtt {
+                    if s.frame != f.frame { fastestOtherFrame = f }
+                    fastest = (s.rtt, s.frame)
+                } else if s.frame != f.frame, fastestOtherFrame.map({ s.rtt < $0.rtt }) ?? true {
+                    fastestOtherFrame = (s.rtt, s.frame)
+                }
+            } else {
+                fastest = (s.rtt, s.frame)
+            }
         }
         let i = upperBound(byTime.count) { (byTime[$0].time, byTime[$0].frame) <= (s.time, s.frame) }
         if i > 0 && i < byTime.count { smallDeltas -= small(byTime[i - 1], byTime[i], countingGap) }
@@ -122,8 +135,8 @@ struct ResolverBaseline: Sendable {
     /// much later, so only "faster than the path allows" separates a closer injector from a cache hit.
     func floorRTT(excluding frame: FrameNumber, minSamples: Int) -> Double? {
         let mine = own(frame).filter { $0.rtt >= 0 }.count
-        guard byRTT.count - mine >= minSamples else { return nil }
-        return byRTT.first { $0.frame != frame }?.rtt
+        guard rttCount - mine >= minSamples, let f = fastest else { return nil }
+        return f.frame != frame ? f.rtt : fastestOtherFrame?.rtt
     }
 
     /// The DF bit most other responses carry, when at least 90% agree.
