@@ -17,6 +17,23 @@ import KZWire
         }
     }
 
+    @Test func onePassIPIDClassificationEqualsTheDefinition() {
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<3000 {
+            let n = Int.random(in: 0...12, using: &rng)
+            var id = UInt32.random(in: 0...65535, using: &rng)
+            let ids: [UInt32] = (0..<n).map { _ in
+                switch Int.random(in: 0...4, using: &rng) {
+                case 0: return 0
+                case 1: id = (id &+ UInt32.random(in: 0...1500, using: &rng)) & 0xffff; return id
+                case 2: return UInt32.random(in: 0...65535, using: &rng)
+                default: id = (id &+ 1) & 0xffff; return id
+                }
+            }
+            #expect(TCPSideBaseline.classify(ids.lazy.map { $0 }) == TCPSideBaseline.classify(ids), "\(ids)")
+        }
+    }
+
     static func segment(_ frame: Int, seq: UInt32, id: UInt32, flags: TCPFlags = [.ack], len: Int = 0) -> SegmentEvent {
         SegmentEvent(frame: frame, time: Timestamp(nanoseconds: Int64(frame)), side: .server, seq: seq, ack: 1, flags: flags,
                      window: 512, ttl: 60, ipID: id, df: true, payloadLength: len)
@@ -32,6 +49,14 @@ import KZWire
             segs.insert(copy, at: Int.random(in: 0...segs.count))
             #expect(TCPSideBaseline(side: .server, segments: segs).hasCaptureDuplicates)
         }
+        // Past 48 ordinary segments the check sorts keys instead of comparing pairs.
+        let many = (0..<80).map { Self.segment($0 + 1, seq: UInt32(1000 + $0 * 10), id: UInt32($0), len: 10) }
+        #expect(!TCPSideBaseline(side: .server, segments: many).hasCaptureDuplicates)
+        var manyDup = many
+        var c = many[61]
+        c.frame = 500
+        manyDup.insert(c, at: 5)
+        #expect(TCPSideBaseline(side: .server, segments: manyDup).hasCaptureDuplicates)
         // Same bytes, different IP ID: a retransmission, not a duplicate.
         var retrans = distinct
         var r = retrans[3]

@@ -96,24 +96,39 @@ struct TCPSideBaseline: Sendable {
         let dfSet = trusted.reduce(0) { $0 + (segments[$1].df ? 1 : 0) }
         df = trusted.isEmpty ? nil : dfSet > trusted.count - dfSet
         tos = Self.mode8(trusted.lazy.map { segments[$0].tos })
-        let nonSYN = trusted.filter { !segments[$0].flags.contains(.syn) }
-        let withTS = trusted.filter { segments[$0].hasTimestamps }.count
-        usesTimestamps = trusted.count >= 2 && withTS * 10 >= trusted.count * 9
-        if let lo = nonSYN.map({ segments[$0].window }).min(), let hi = nonSYN.map({ segments[$0].window }).max() {
-            windowRange = lo...hi
-        } else {
-            windowRange = nil
+        // One pass for the timestamp share and the window range of non-SYN segments (this runs several times per
+        // flow, once per detector that reads a side's shape: no intermediate arrays).
+        var withTS = 0, lo = UInt16.max, hi = UInt16.min, anyNonSYN = false
+        for i in trusted {
+            let s = segments[i]
+            if s.hasTimestamps { withTS += 1 }
+            if !s.flags.contains(.syn) {
+                anyNonSYN = true
+                lo = min(lo, s.window)
+                hi = max(hi, s.window)
+            }
         }
-        let ids = trusted.map { segments[$0].ipID }
-        ipIDPattern = Self.classify(ids)
+        usesTimestamps = trusted.count >= 2 && withTS * 10 >= trusted.count * 9
+        windowRange = anyNonSYN ? lo...hi : nil
+        ipIDPattern = Self.classify(trusted.lazy.map { segments[$0].ipID })
         // Two ordinary segments identical in sequence, ack, flags, length and IP ID: the capture saw one packet twice.
         // (Sorted keys, adjacent equal: a flow keeps at most a few dozen segments per side, so no hash set.)
-        var keys = ordinary.map { i -> DupKey in
+        func key(_ i: Int) -> DupKey {
             let s = segments[i]
             return DupKey(seq: s.seq, ack: s.ack, flags: s.flags.rawValue, len: s.payloadLength, id: s.ipID)
         }
-        keys.sort()
-        hasCaptureDuplicates = keys.indices.dropFirst().contains { keys[$0] == keys[$0 - 1] }
+        if ordinary.count <= 48 {
+            var dup = false
+            outer: for a in ordinary.indices {
+                let ka = key(ordinary[a])
+                for b in ordinary.indices.dropFirst(a + 1) where key(ordinary[b]) == ka { dup = true; break outer }
+            }
+            hasCaptureDuplicates = dup
+        } else {
+            var keys = ordinary.map(key)
+            keys.sort()
+            hasCaptureDuplicates = keys.indices.dropFirst().contains { keys[$0] == keys[$0 - 1] }
+        }
     }
 
     private struct DupKey: Hashable, Comparable {
@@ -121,6 +136,27 @@ struct TCPSideBaseline: Sendable {
         static func < (a: DupKey, b: DupKey) -> Bool {
             (a.seq, a.ack, a.flags, a.len, a.id) < (b.seq, b.ack, b.flags, b.len, b.id)
         }
+    }
+
+    /// `classify` in one pass without intermediate arrays (the same verdicts; `classify` is the definition).
+    static func classify<S: Sequence>(_ ids: S) -> IPIDPattern where S.Element == UInt32 {
+        var count = 0, nonZero = 0, distinct = 0
+        var prev: UInt32 = 0
+        for id in ids {
+            count += 1
+            guard id != 0 else { continue }
+            if nonZero > 0 {
+                let d = (id &- prev) & 0xffff
+                if d > 1024 { return .unknown }
+                if d != 0 { distinct += 1 }
+            }
+            nonZero += 1
+            prev = id
+        }
+        if count == 0 { return .unknown }
+        if nonZero == 0 { return .zero }
+        guard nonZero >= 2 else { return .unknown }
+        return distinct >= 1 ? .incrementing : .unknown
     }
 
     static func classify(_ ids: [UInt32]) -> IPIDPattern {
