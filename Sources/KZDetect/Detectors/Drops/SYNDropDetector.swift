@@ -34,12 +34,13 @@ public struct SYNDropDetector: Detector {
         guard case .tcpFlow(let flow) = event else { return }
         let record = DropFlowRecord(flow, label: nil)
         if record.synAckFrame != nil { log.add(record) }
-        let server = flow.segments.filter { $0.side == .server }
-        let client = flow.segments.filter { $0.side == .client }
-        let syns = client.filter { $0.flags.contains(.syn) && !$0.flags.contains(.ack) }
-        guard server.isEmpty, !syns.isEmpty, syns.count == client.count,
-              flow.connState == "S0" || flow.connState.isEmpty || flow.connState == "OTH",
-              let first = syns.first, let last = syns.last else { return }
+        // Candidates: nothing from the server, and only bare SYNs from the client (checked before any array is built:
+        // this runs for every TCP flow).
+        guard !flow.segments.isEmpty,
+              flow.segments.allSatisfy({ $0.side == .client && $0.flags.contains(.syn) && !$0.flags.contains(.ack) }),
+              flow.connState == "S0" || flow.connState.isEmpty || flow.connState == "OTH" else { return }
+        let syns = flow.segments
+        guard let first = syns.first, let last = syns.last else { return }
         candidates.append(Candidate(flow: flow.flowRef, capture: flow.capture, server: flow.server, serverPort: flow.serverPort,
                                     synFrames: syns.map(\.frame), span: secondsBetween(first.time, last.time),
                                     target: TargetRef(ip: flow.server.description), probe: flow.isTTLLimitedProbe))
