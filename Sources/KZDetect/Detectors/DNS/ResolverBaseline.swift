@@ -102,7 +102,20 @@ struct ResolverBaseline: Sendable {
     }
 
     /// The samples of the judged frame (left out of every verdict).
-    private func own(_ frame: FrameNumber) -> [Sample] { byFrame[frame].map { $0.map { samples[$0] } } ?? [] }
+    /// Every response is judged: the judged frame's samples are read in place (usually one), not copied out.
+    private struct Own {
+        let indices: [Int]
+        let samples: [Sample]
+        var count: Int { indices.count }
+        var first: Sample? { indices.first.map { samples[$0] } }
+        func count(where p: (Sample) -> Bool) -> Int {
+            var n = 0
+            for i in indices where p(samples[i]) { n += 1 }
+            return n
+        }
+    }
+
+    private func own(_ frame: FrameNumber) -> Own { Own(indices: byFrame[frame] ?? [], samples: samples) }
 
     private func firstFrame(_ list: [FrameNumber]?, notEqual frame: FrameNumber) -> FrameNumber? {
         list?.first { $0 != frame }
@@ -116,8 +129,9 @@ struct ResolverBaseline: Sendable {
         let mine = own(frame)
         let n = samples.count - mine.count
         guard n >= minSamples else { return nil }
-        var counts = ttlCount
-        for s in mine { counts[Int(s.ttl)] -= 1 }
+        // Counts without the judged frame's samples, without copying the 256-entry table per verdict.
+        func count(_ t: Int) -> Int { ttlCount[t] - mine.count { Int($0.ttl) == t } }
+        let counts = (0..<256).lazy.map(count)
         // Mode: the value with the largest count, ties to the smaller TTL (deterministic).
         var mode = 0
         for t in 1..<256 where counts[t] > counts[mode] { mode = t }
@@ -134,7 +148,7 @@ struct ResolverBaseline: Sendable {
     /// `minSamples`. The floor, not the median: a recursive resolver answers cached names in one network RTT and others
     /// much later, so only "faster than the path allows" separates a closer injector from a cache hit.
     func floorRTT(excluding frame: FrameNumber, minSamples: Int) -> Double? {
-        let mine = own(frame).filter { $0.rtt >= 0 }.count
+        let mine = own(frame).count { $0.rtt >= 0 }
         guard rttCount - mine >= minSamples, let f = fastest else { return nil }
         return f.frame != frame ? f.rtt : fastestOtherFrame?.rtt
     }
@@ -144,7 +158,7 @@ struct ResolverBaseline: Sendable {
         let mine = own(frame)
         let n = samples.count - mine.count
         guard n >= minSamples else { return nil }
-        let same = dfCount[df ? 1 : 0] - mine.filter { $0.df == df }.count
+        let same = dfCount[df ? 1 : 0] - mine.count { $0.df == df }
         guard Double(n - same) >= 0.9 * Double(n), let b = firstFrame(dfFirst[df ? 0 : 1], notEqual: frame) else {
             return nil
         }
@@ -166,7 +180,7 @@ struct ResolverBaseline: Sendable {
             q = p + mine.count
         }
         func at(_ k: Int) -> Sample { byTime[k < p ? k : k + (q - p)] }    // k-th of the others
-        if zeroIPIDs - mine.filter({ $0.ipID == 0 }).count == n {
+        if zeroIPIDs - mine.count(where: { $0.ipID == 0 }) == n {
             return ipID == 0 ? nil : ("0", at(0).frame)
         }
         // Counting: at least 80% of successive deltas (mod 2^16) are small and positive.
