@@ -35,8 +35,8 @@ public struct CaptureResult: Sendable {
     public var dnsTransactions: [DNSTransactionEvent] = []
     /// Distinct query names (lowercased), for the vantage comparison.
     public var dnsQueryNames: Set<String> = []
-    /// Every flow's record, for the views (without its segment records).
-    public var flowRecords: [FlowRecord] = []
+    /// One row per flow, for `kzforensics flows`.
+    public var flowRows: [FlowRow] = []
     public var httpRows: [HTTPViewRow] = []
     public var tlsRows: [TLSViewRow] = []
 }
@@ -151,7 +151,7 @@ public enum CaptureAnalyzer {
         result.pathPacketsTruncated = keeper.truncated
         result.pathPendingEvicted = keeper.pendingEvicted
         result.payloads = keeper.payloads
-        result.flowRecords = sink.flowRecords
+        result.flowRows = sink.flowRows
         result.httpRows = sink.viewHTTP
         result.tlsRows = sink.viewTLS
         return result

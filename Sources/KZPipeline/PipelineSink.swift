@@ -21,7 +21,7 @@ struct PipelineSink: FlowEventSink {
     var dnsQueryNames: Set<String> = []
     var events: [AnalysisEvent] = []
     var flowCounts = (tcp: 0, udp: 0, other: 0)
-    var flowRecords: [FlowRecord] = []
+    var flowRows: [FlowRow] = []
     var viewHTTP: [HTTPViewRow] = []
     var viewTLS: [TLSViewRow] = []
     var anomalyCounts: [String: (count: Int, first: FrameNumber)] = [:]
@@ -116,12 +116,7 @@ struct PipelineSink: FlowEventSink {
 
     mutating func flowClosed(_ flow: FlowContext, _ r: FlowRecord) {
         for a in r.anomalies { note(a.name, frame: a.firstFrame, count: a.count) }
-        if views.contains(.flows) {
-            // The views print per-flow totals; the segment records (up to 56 per direction) stay with the detectors.
-            var row = r
-            for i in row.directions.indices { row.directions[i].segments = [] }
-            flowRecords.append(row)
-        }
+        if views.contains(.flows) { flowRows.append(FlowRow(r)) }
         switch r.proto {
         case .tcp:
             flowCounts.tcp += 1

@@ -43,12 +43,12 @@ struct FlowsCommand: ParsableCommand {
     func run() throws {
         var out = OutputBuffer()
         for c in try collectViews(capture, .flows) {
-            for r in c.flowRecords.sorted(by: { $0.firstFrame < $1.firstFrame }) {
+            for r in c.flowRows.sorted(by: { $0.firstFrame < $1.firstFrame }) {
                 let orig = r.originator.address.withPort(r.originator.port)
                 let resp = r.responder.address.withPort(r.responder.port)
                 let proto = r.proto.name
                 let anomalies = r.anomalies.map { "\($0.name)=\($0.count)" }.joined(separator: ",")
-                func ttl(_ d: DirectionSummary) -> String { d.ttl.isEmpty ? "-" : "\(d.ttl.min)-\(d.ttl.max)" }
+                func ttl(_ d: FlowRow.Side) -> String { d.ttl.isEmpty ? "-" : "\(d.ttl.min)-\(d.ttl.max)" }
                 if format == .text {
                     out.line("\(r.firstTimestamp) \(proto) \(orig) -> \(resp) \(r.connState.rawValue) \(r.history.isEmpty ? "-" : r.history) "
                              + "pkts \(r.forward.packets)/\(r.reverse.packets) bytes \(r.forward.payloadBytes)/\(r.reverse.payloadBytes) "

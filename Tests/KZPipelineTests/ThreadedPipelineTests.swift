@@ -13,7 +13,7 @@ import Testing
         var text = try ReportJSON.encode(out.report)
         if views {
             for c in out.captures {
-                text += c.flowRecords.map { "\($0.id) \($0.key) \($0.history) \($0.connState)" }.joined(separator: "\n")
+                text += c.flowRows.map { "\($0.id) \($0.key) \($0.history) \($0.connState)" }.joined(separator: "\n")
                 text += "\(c.httpRows.count) \(c.tlsRows.count) \(c.dnsTransactions.count) \(c.pathPackets.count)"
             }
         }
