@@ -3,6 +3,7 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET…]    default 60 s; targets: capture decoder reassembly dns http tls certificate
 #   scripts/fuzz.sh 20                                 short smoke run (CI-friendly; not run by CI by default)
 # Environment: FUZZ_MAX_RUNS=N stops a target after N executions (as well as after the time);
+#              FUZZ_BIN=PATH runs another build of KZFuzz (FUZZ_NO_BUILD=1 then skips building);
 #              FUZZ_NO_BUILD=1 reuses the last build; FUZZ_OUT=DIR (default fuzz-out).
 # Build recipe (TOOLCHAIN.md §4): one comma-joined -sanitize=fuzzer,address, lld, and SWIFT_BACKTRACE=enable=no.
 # Seeds come from Fixtures/ and the shared corpus (scripts/fuzz_seeds.py); each target keeps its grown corpus in
@@ -15,7 +16,7 @@ cd "$(dirname "$0")/.."
 secs=${1:-60}; shift || true
 targets=${*:-capture decoder reassembly dns http tls certificate}
 out=${FUZZ_OUT:-fuzz-out}
-bin=.build-fuzz/release/KZFuzz
+bin=${FUZZ_BIN:-.build-fuzz/release/KZFuzz}
 if [ -z "${FUZZ_NO_BUILD:-}" ] || [ ! -x "$bin" ]; then
     echo "building KZFuzz (release, -sanitize=fuzzer,address)…" >&2
     if ! swift build -c release --product KZFuzz --scratch-path .build-fuzz \
