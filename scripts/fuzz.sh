@@ -45,6 +45,7 @@ for t in $targets; do
         http) maxlen=8192;; tls) maxlen=16384;; certificate) maxlen=8192;; *) maxlen=65536;;
     esac
     started=$SECONDS
+    marker=$(mktemp /tmp/kz-fuzz-start.XXXXXX)   # artifacts older than this run are earlier findings, not this run's
     KZ_FUZZ_TARGET=$t "$bin" "$out/$t/corpus" "$out/seeds/$t" -max_total_time="$secs" "${runs[@]}" \
         -print_final_stats=1 -artifact_prefix="$out/$t/" -rss_limit_mb=2048 -timeout=10 -max_len="$maxlen" \
         >"$log" 2>&1
@@ -56,7 +57,9 @@ for t in $targets; do
     rate=$(grep -o 'stat::average_exec_per_sec: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     newu=$(grep -o 'stat::new_units_added: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*')
-    arts=$(ls "$out/$t"/crash-* "$out/$t"/timeout-* "$out/$t"/oom-* "$out/$t"/leak-* 2>/dev/null)
+    arts=$(find "$out/$t" -maxdepth 1 -newer "$marker" \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' \
+        -o -name 'leak-*' \) 2>/dev/null | sort)
+    rm -f "$marker"
     n=$(printf '%s' "$arts" | grep -c . || true)
     if grep -q 'ERROR: libFuzzer\|ERROR: AddressSanitizer\|SUMMARY: ' "$log" && [ "$n" -eq 0 ]; then n=1; fi
     found=$((found + n))
