@@ -43,6 +43,9 @@ public struct FlowLimits: Sendable, Hashable {
     public var segmentHead: Int = 32
     public var segmentTail: Int = 8
     public var controlSegments: Int = 16
+    /// Keep segment records at all. Detectors read them when a flow closes; a run without detectors (the `flows` view)
+    /// turns this off and saves about 30 MB on a capture with tens of thousands of open flows.
+    public var keepSegmentRecords: Bool = true
     /// Segment records over all live flows; beyond this new records are counted as dropped.
     public var maxSegmentRecordsTotal: Int = 400_000
     /// Overlap conflicts and gaps kept per flow (all are counted).

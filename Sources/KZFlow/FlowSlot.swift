@@ -90,8 +90,10 @@ import KZWire
         e.payloadBytes &+= segLen
 
         let rec = SegmentRecord(p, ip, t, direction: direction, payload: segLen)
-        budget.segmentRecords &+= e.log.append(rec, limits: limits,
-                                               allowGrowth: budget.segmentRecords < limits.maxSegmentRecordsTotal)
+        if limits.keepSegmentRecords {
+            budget.segmentRecords &+= e.log.append(rec, limits: limits,
+                                                   allowGrowth: budget.segmentRecords < limits.maxSegmentRecordsTotal)
+        }
         sink.tcpSegment(flow, rec)
 
         if t.checksum == .bad {

@@ -26,6 +26,9 @@ public struct AnalysisOptions: Sendable {
     /// Which view rows to collect (`kzforensics flows|dns|http|tls`). Each costs memory for the whole capture, so a
     /// view asks only for its own; HTTP and TLS rows also keep the full parser output (bodies, hello lists).
     public var views: ViewSet = []
+    /// Receives each flow's row (capture path, row) as the flow closes, in close order, instead of
+    /// `CaptureResult.flowRows`: a view that prints rows as it goes then holds none of them.
+    public var flowRowHandler: FlowRowHandler?
     /// Run the detectors (and build the events they read). The views turn this off: they print rows, not findings.
     public var detect = true
     /// Collect every view's rows (all of `views`).
@@ -37,6 +40,9 @@ public struct AnalysisOptions: Sendable {
     public var progress: (@Sendable (String, Int, Int, Int) -> Void)?
     public init() {}
 }
+
+/// Called on the flow stage's thread with (capture path, row) when a flow closes.
+public typealias FlowRowHandler = @Sendable (String, FlowRow) -> Void
 
 /// The view rows a run collects.
 public struct ViewSet: OptionSet, Sendable, Hashable {

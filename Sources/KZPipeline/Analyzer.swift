@@ -45,9 +45,9 @@ public enum Analyzer {
         }
         var operators: [UInt32: String] = [:]
         for o in signatures.operators { operators[o.asn] = o.name }
-        let metadata = IPMetadataService(geoip: options.geoipPath.map { [$0] }, asnDB: options.asnDatabase,
-                                         asnTable: options.asnTable, operators: operators)
-        warnings.append(contentsOf: metadata.warnings)
+        // GeoIP and ASN databases open after the capture pass (they are read only for paths and findings), so their
+        // ~10 MB memory cache does not add to the pass's peak; their warnings still come first.
+        let metadataWarningsAt = warnings.count
 
         let context = DetectorContext(signatures: signatures)
         var results: [CaptureResult] = []
@@ -66,6 +66,9 @@ public enum Analyzer {
             }
             results.append(r)
         }
+        let metadata = IPMetadataService(geoip: options.geoipPath.map { [$0] }, asnDB: options.asnDatabase,
+                                         asnTable: options.asnTable, operators: operators)
+        warnings.insert(contentsOf: metadata.warnings, at: metadataWarningsAt)
         var controls: [CaptureResult] = []
         for c in options.controlCaptures {
             let r = CaptureAnalyzer.run(path: c, options: options, filter: filter) { _ in }

@@ -59,11 +59,16 @@ public enum CaptureAnalyzer {
         }
         var result = CaptureResult(path: path, format: reader.format.rawValue,
                                    linkTypes: Array(Set(reader.linkTypes.map(\.description))).sorted())
-        var table = FlowTable(limits: options.flowLimits)
-        var sink = PipelineSink(capture: path, views: options.views, detect: options.detect, signatures: signatures)
+        var limits = options.flowLimits
+        // Without detectors nothing reads segment records or path packets: keep neither.
+        if !options.detect { limits.keepSegmentRecords = false }
+        var table = FlowTable(limits: limits)
+        var sink = PipelineSink(capture: path, views: options.views, detect: options.detect, signatures: signatures,
+                                flowRowHandler: options.flowRowHandler)
         var keeperLimits = PathPacketKeeper.Limits()
         keeperLimits.maxKept = options.maxPathPackets
-        let read = ReadStage(reader: reader, filter: filter, keeper: PathPacketKeeper(limits: keeperLimits))
+        let read = ReadStage(reader: reader, filter: filter, keeper: PathPacketKeeper(limits: keeperLimits),
+                             keepPaths: options.detect)
         let flows = FlowCountBox()
         let progress = options.progress
         let tick: @Sendable (Int, Int) -> Void = { frames, bytes in progress?(path, frames, bytes, flows.value.load(ordering: .relaxed)) }

@@ -22,6 +22,8 @@ struct PipelineSink: FlowEventSink {
     var events: [AnalysisEvent] = []
     var flowCounts = (tcp: 0, udp: 0, other: 0)
     var flowRows: [FlowRow] = []
+    /// When set, each flow's row goes here as the flow closes instead of into `flowRows`.
+    let flowRowHandler: FlowRowHandler?
     var viewHTTP: [HTTPViewRow] = []
     var viewTLS: [TLSViewRow] = []
     var anomalyCounts: [String: (count: Int, first: FrameNumber)] = [:]
@@ -32,8 +34,10 @@ struct PipelineSink: FlowEventSink {
     /// body verdicts.
     let appConfig: FlowAppState.Config
 
-    init(capture: String, views: ViewSet = [], detect: Bool = true, signatures: SignatureDatabase? = nil) {
+    init(capture: String, views: ViewSet = [], detect: Bool = true, signatures: SignatureDatabase? = nil,
+         flowRowHandler: FlowRowHandler? = nil) {
         self.capture = capture
+        self.flowRowHandler = flowRowHandler
         self.views = views
         self.detect = detect
         parseApps = detect || !views.isDisjoint(with: [.dns, .http, .tls])
@@ -116,7 +120,9 @@ struct PipelineSink: FlowEventSink {
 
     mutating func flowClosed(_ flow: FlowContext, _ r: FlowRecord) {
         for a in r.anomalies { note(a.name, frame: a.firstFrame, count: a.count) }
-        if views.contains(.flows) { flowRows.append(FlowRow(r)) }
+        if views.contains(.flows) {
+            if let h = flowRowHandler { h(capture, FlowRow(r)) } else { flowRows.append(FlowRow(r)) }
+        }
         switch r.proto {
         case .tcp:
             flowCounts.tcp += 1

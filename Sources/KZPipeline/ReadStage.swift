@@ -13,6 +13,8 @@ final class ReadStage: @unchecked Sendable {
     let filter: BPFFilter?
     let decoder = PacketDecoder()
     var keeper: PathPacketKeeper
+    /// Offer packets to the path keeper (off for runs without detectors: views print no paths).
+    let keepPaths: Bool
     var defrag = IPDefragmenter()
     var acct = PacketAccounting()
     var first: Timestamp?
@@ -21,8 +23,9 @@ final class ReadStage: @unchecked Sendable {
     var bytesRead = 0
     var end: CaptureEnd?
 
-    init(reader: CaptureReader, filter: BPFFilter?, keeper: PathPacketKeeper) {
+    init(reader: CaptureReader, filter: BPFFilter?, keeper: PathPacketKeeper, keepPaths: Bool = true) {
         self.reader = reader
+        self.keepPaths = keepPaths
         self.filter = filter
         self.keeper = keeper
     }
@@ -32,6 +35,7 @@ final class ReadStage: @unchecked Sendable {
         let decoder = self.decoder
         var acct = self.acct, bytesRead = 0, first: Timestamp?, last: Timestamp?
         var filteredOut = 0
+        let keepPaths = self.keepPaths
         end = reader.forEachFrame(filter: filter, filteredOut: &filteredOut) { f in
             let p = decoder.decode(f.bytes, frame: f.number, timestamp: f.timestamp, wireLength: f.wireLength,
                                    linkType: f.linkType)
@@ -41,7 +45,7 @@ final class ReadStage: @unchecked Sendable {
             if first == nil { first = f.timestamp }
             last = f.timestamp
             guard p.ip != nil else { return }
-            keeper.offer(p, bytes: f.bytes)
+            if keepPaths { keeper.offer(p, bytes: f.bytes) }
             if p.flags.contains(.fragment) {
                 switch defrag.process(p, frame: f.bytes) {
                 case .reassembled(let d):

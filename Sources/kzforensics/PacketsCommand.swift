@@ -48,6 +48,11 @@ struct OutputBuffer {
         buf.append(10)
         if buf.count >= 1 << 16 { flush() }
     }
+    mutating func line(bytes: UnsafeRawBufferPointer) {
+        buf.append(contentsOf: bytes)
+        buf.append(10)
+        if buf.count >= 1 << 16 { flush() }
+    }
     mutating func flush() {
         StdStream.out.write(bytes: buf)
         buf.removeAll(keepingCapacity: true)

@@ -10,7 +10,8 @@ enum ViewFormat: String, ExpressibleByArgument, CaseIterable {
 }
 
 /// Runs the pipeline collecting the rows of `views` and returns per-capture results.
-func collectViews(_ capture: CaptureOptions, _ views: ViewSet) throws -> [CaptureResult] {
+func collectViews(_ capture: CaptureOptions, _ views: ViewSet, files: [String]? = nil,
+                  flowRowHandler: FlowRowHandler? = nil) throws -> [CaptureResult] {
     var o = AnalysisOptions()
     o.views = views
     o.detect = false
@@ -18,7 +19,8 @@ func collectViews(_ capture: CaptureOptions, _ views: ViewSet) throws -> [Captur
     o.engine = try capture.engine()
     guard capture.threads >= 1 else { throw ValidationError("--threads must be 1 or more") }
     o.threads = capture.threads
-    let outcome = try Analyzer.run(paths: capture.files, options: o)
+    o.flowRowHandler = flowRowHandler
+    let outcome = try Analyzer.run(paths: files ?? capture.files, options: o)
     for c in outcome.captures where c.error != nil {
         StdStream.err.write("kzforensics: warning: \(c.error!)\n")
     }
@@ -32,6 +34,9 @@ struct FlowsCommand: ParsableCommand {
         abstract: "One row per flow: endpoints, protocol, times, packets and payload bytes per direction, Zeek conn_state and history, TTL ranges, anomalies.",
         discussion: """
         conn_state and history have Zeek's conn.log meaning (S0, S1, SF, REJ, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH).
+        Rows come in order of first frame. Each row is formatted when its flow closes and spooled to an unlinked
+        temporary file in $TMPDIR (about 300 bytes per flow on disk, 24 in memory), so memory does not grow with the
+        capture's flow count.
         Examples:
           kzforensics flows capture.pcap
           kzforensics flows capture.pcap --format jsonl --filter 'tcp'
@@ -42,48 +47,69 @@ struct FlowsCommand: ParsableCommand {
 
     func run() throws {
         var out = OutputBuffer()
-        for c in try collectViews(capture, .flows) {
-            for r in c.flowRows.sorted(by: { $0.firstFrame < $1.firstFrame }) {
-                let orig = r.originator.address.withPort(r.originator.port)
-                let resp = r.responder.address.withPort(r.responder.port)
-                let proto = r.proto.name
-                let anomalies = r.anomalies.map { "\($0.name)=\($0.count)" }.joined(separator: ",")
-                func ttl(_ d: FlowRow.Side) -> String { d.ttl.isEmpty ? "-" : "\(d.ttl.min)-\(d.ttl.max)" }
-                if format == .text {
-                    out.line("\(r.firstTimestamp) \(proto) \(orig) -> \(resp) \(r.connState.rawValue) \(r.history.isEmpty ? "-" : r.history) "
-                             + "pkts \(r.forward.packets)/\(r.reverse.packets) bytes \(r.forward.payloadBytes)/\(r.reverse.payloadBytes) "
-                             + "ttl \(ttl(r.forward))/\(ttl(r.reverse)) dur \(String(format: "%.6f", r.duration))"
-                             + (anomalies.isEmpty ? "" : " [\(anomalies)]"))
-                } else {
-                    var w = JSONObjectWriter()
-                    w.string("capture", c.path)
-                    w.int("first_frame", r.firstFrame)
-                    w.int("last_frame", r.lastFrame)
-                    w.string("ts", r.firstTimestamp.description)
-                    w.string("last_ts", r.lastTimestamp.description)
-                    w.string("proto", proto)
-                    w.string("orig", orig)
-                    w.string("resp", resp)
-                    if r.vlan != 0 { w.int("vlan", r.vlan) }
-                    w.string("roles_from", r.roleSource.rawValue)
-                    w.string("conn_state", r.connState.rawValue)
-                    w.string("history", r.history)
-                    w.int("orig_pkts", r.forward.packets)
-                    w.int("resp_pkts", r.reverse.packets)
-                    w.int("orig_bytes", r.forward.payloadBytes)
-                    w.int("resp_bytes", r.reverse.payloadBytes)
-                    if !r.forward.ttl.isEmpty { w.intArray("orig_ttl", [r.forward.ttl.min, r.forward.ttl.max]) }
-                    if !r.reverse.ttl.isEmpty { w.intArray("resp_ttl", [r.reverse.ttl.min, r.reverse.ttl.max]) }
-                    var a = JSONObjectWriter()
-                    for x in r.anomalies { a.int(x.name, x.count) }
-                    w.raw("anomalies", a.finished())
-                    w.int("overlap_conflicts", r.overlapConflictCount)
-                    w.int("gaps", r.gapCount)
-                    out.line(w.finished())
+        let format = self.format
+        var unreadable = 0
+        // One capture at a time: its rows are drained (in first-frame order) before the next capture starts.
+        for file in capture.files {
+            let spool = LineSpool()
+            if let why = spool.fallbackReason { StdStream.err.write("kzforensics: warning: \(why); rows are kept in memory\n") }
+            do {
+                _ = try collectViews(capture, .flows, files: [file]) { path, row in
+                    spool.append(FlowsCommand.line(row, capture: path, format: format), major: 0, key: row.firstFrame)
                 }
+            } catch let e as ExitCode where e == ExitCode(1) {
+                unreadable += 1
+                continue
+            }
+            do {
+                try spool.drain { out.line(bytes: $0) }
+            } catch {
+                StdStream.err.write("kzforensics: \(error)\n")
+                throw ExitCode(1)
             }
         }
         out.flush()
+        if unreadable == capture.files.count { throw ExitCode(1) }
+    }
+
+    /// One row as the view prints it.
+    static func line(_ r: FlowRow, capture: String, format: ViewFormat) -> String {
+        let orig = r.originator.address.withPort(r.originator.port)
+        let resp = r.responder.address.withPort(r.responder.port)
+        let proto = r.proto.name
+        let anomalies = r.anomalies.map { "\($0.name)=\($0.count)" }.joined(separator: ",")
+        func ttl(_ d: FlowRow.Side) -> String { d.ttl.isEmpty ? "-" : "\(d.ttl.min)-\(d.ttl.max)" }
+        if format == .text {
+            return "\(r.firstTimestamp) \(proto) \(orig) -> \(resp) \(r.connState.rawValue) \(r.history.isEmpty ? "-" : r.history) "
+                + "pkts \(r.forward.packets)/\(r.reverse.packets) bytes \(r.forward.payloadBytes)/\(r.reverse.payloadBytes) "
+                + "ttl \(ttl(r.forward))/\(ttl(r.reverse)) dur \(String(format: "%.6f", r.duration))"
+                + (anomalies.isEmpty ? "" : " [\(anomalies)]")
+        }
+        var w = JSONObjectWriter()
+        w.string("capture", capture)
+        w.int("first_frame", r.firstFrame)
+        w.int("last_frame", r.lastFrame)
+        w.string("ts", r.firstTimestamp.description)
+        w.string("last_ts", r.lastTimestamp.description)
+        w.string("proto", proto)
+        w.string("orig", orig)
+        w.string("resp", resp)
+        if r.vlan != 0 { w.int("vlan", r.vlan) }
+        w.string("roles_from", r.roleSource.rawValue)
+        w.string("conn_state", r.connState.rawValue)
+        w.string("history", r.history)
+        w.int("orig_pkts", r.forward.packets)
+        w.int("resp_pkts", r.reverse.packets)
+        w.int("orig_bytes", r.forward.payloadBytes)
+        w.int("resp_bytes", r.reverse.payloadBytes)
+        if !r.forward.ttl.isEmpty { w.intArray("orig_ttl", [r.forward.ttl.min, r.forward.ttl.max]) }
+        if !r.reverse.ttl.isEmpty { w.intArray("resp_ttl", [r.reverse.ttl.min, r.reverse.ttl.max]) }
+        var a = JSONObjectWriter()
+        for x in r.anomalies { a.int(x.name, x.count) }
+        w.raw("anomalies", a.finished())
+        w.int("overlap_conflicts", r.overlapConflictCount)
+        w.int("gaps", r.gapCount)
+        return w.finished()
     }
 }
 

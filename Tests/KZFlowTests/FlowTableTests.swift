@@ -216,4 +216,25 @@ struct NullCountingSink: FlowEventSink {
         #expect(sink.closed[3].forward.retransmittedBytes == 0)
         #expect(sink.closed[3].forward.uncheckedOverlapBytes == 600)
     }
+
+    /// `keepSegmentRecords = false` (the `flows` view) drops only the segment records: every other field of every
+    /// record, and every event, is what the default run produces.
+    @Test func segmentRecordsOffChangesNothingElse() throws {
+        var w = Wire()
+        let packets = normalConnection(&w) + normalConnection(&w, request: "POST / HTTP/1.1\r\n\r\nbody")
+        let with = run(packets)
+        var limits = FlowLimits()
+        limits.keepSegmentRecords = false
+        let without = run(packets, limits: limits)
+        #expect(!with.closed.isEmpty && with.closed.count == without.closed.count)
+        #expect(with.closed.allSatisfy { !$0.forward.segments.isEmpty && !$0.reverse.segments.isEmpty })
+        #expect(without.closed.allSatisfy { $0.forward.segments.isEmpty && $0.reverse.segments.isEmpty })
+        for (a, b) in zip(with.closed, without.closed) {
+            var a = a
+            a.directions[0].segments = []
+            a.directions[1].segments = []
+            #expect(a == b)
+        }
+        #expect(with.order == without.order)
+    }
 }
