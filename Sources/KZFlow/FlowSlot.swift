@@ -15,9 +15,8 @@ import KZWire
     var fwd = HalfState()
     var rev = HalfState()
     var notes = FlowNotes()
-    var handshake = HandshakeTiming()
-    var synNanos: Int64 = 0
-    var synAckNanos: Int64 = 0
+    /// Index of this flow's `TCPFlowState` in `FlowTable.tcpStates`, -1 when it has none (not TCP).
+    var tcpIndex: Int32 = -1
     var timeoutClass: TimeoutClass
     var prev: Int32 = -1
     var next: Int32 = -1
@@ -49,36 +48,29 @@ import KZWire
     // MARK: TCP
 
     /// Zeek's per-packet TCP analysis (TCPSessionAdapter::Process) re-expressed for a passive forensic observer, plus
-    /// reassembly. `payload` is the captured payload, `segLen` the payload length the headers declare.
+    /// reassembly. `payload` is the captured payload, `segLen` the payload length the headers declare; `st` is this
+    /// flow's TCP state (`tcpIndex`).
     mutating func tcp<S: FlowEventSink>(
         _ p: DecodedPacket, _ ip: IPSummary, _ t: TCPSummary, payload: UnsafeRawBufferPointer, segLen: Int,
-        direction: FlowDirection, limits: FlowLimits, budget: inout ReassemblyBudget, sink: inout S
+        direction: FlowDirection, st: inout TCPFlowState, limits: FlowLimits, budget: inout ReassemblyBudget,
+        sink: inout S
     ) {
         if direction == .forward {
-            FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, e: &fwd, peer: &rev,
-                             notes: &notes, handshake: &handshake, synNanos: &synNanos, synAckNanos: &synAckNanos,
-                             flow: context, limits: limits, budget: &budget, sink: &sink)
+            FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, c: &fwd, e: &st.fwd,
+                             peer: &st.rev, notes: &notes, handshake: &st.handshake, synNanos: &st.synNanos,
+                             synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
         } else {
-            FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, e: &rev, peer: &fwd,
-                             notes: &notes, handshake: &handshake, synNanos: &synNanos, synAckNanos: &synAckNanos,
-                             flow: context, limits: limits, budget: &budget, sink: &sink)
+            FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, c: &rev, e: &st.rev,
+                             peer: &st.fwd, notes: &notes, handshake: &st.handshake, synNanos: &st.synNanos,
+                             synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
         }
-        timeoutClass = tcpTimeoutClass
-    }
-
-    var tcpTimeoutClass: TimeoutClass {
-        let o = fwd.state, r = rev.state
-        if o == .reset || r == .reset || (o == .closed && r == .closed) { return .tcpClosed }
-        let live: (TCPEndpointState) -> Bool = { $0 == .established || $0 == .partial || $0 == .closed }
-        if live(o) && live(r) { return .tcpEstablished }
-        if o == .partial || r == .partial { return .tcpEstablished }
-        return .tcpHalfOpen
+        timeoutClass = st.timeoutClass
     }
 
     @inline(__always)
     static func tcpHalf<S: FlowEventSink>(
         _ p: DecodedPacket, _ ip: IPSummary, _ t: TCPSummary, payload: UnsafeRawBufferPointer, segLen: Int,
-        direction: FlowDirection, e: inout HalfState, peer: inout HalfState, notes: inout FlowNotes,
+        direction: FlowDirection, c: inout HalfState, e: inout TCPHalf, peer: inout TCPHalf, notes: inout FlowNotes,
         handshake: inout HandshakeTiming, synNanos: inout Int64, synAckNanos: inout Int64, flow: FlowContext,
         limits: FlowLimits, budget: inout ReassemblyBudget, sink: inout S
     ) {
@@ -87,7 +79,7 @@ import KZWire
         let syn = f & 0x02 != 0, fin = f & 0x01 != 0, rst = f & 0x04 != 0, ack = f & 0x10 != 0
         let seq = t.seq
         let frame = p.frame
-        e.payloadBytes &+= segLen
+        c.payloadBytes &+= segLen
 
         let rec = SegmentRecord(p, ip, t, direction: direction, payload: segLen)
         if limits.keepSegmentRecords {
@@ -97,7 +89,7 @@ import KZWire
         sink.tcpSegment(flow, rec)
 
         if t.checksum == .bad {
-            e.badChecksums &+= 1
+            c.badChecksums &+= 1
             notes.history.scaled(.c, UInt8(ascii: "C"), isOrig)
             notes.anomaly(.badTCPChecksum, frame: frame)
             if limits.dropBadChecksumSegments { return }
@@ -230,7 +222,7 @@ import KZWire
 
     /// Zeek's UpdateStateMachine (TCPSessionAdapter.cc), per endpoint state.
     @inline(__always)
-    static func stateMachine(e: inout HalfState, peer: inout HalfState, isOrig: Bool, syn: Bool, fin: Bool, rst: Bool,
+    static func stateMachine(e: inout TCPHalf, peer: inout TCPHalf, isOrig: Bool, syn: Bool, fin: Bool, rst: Bool,
                              ack: Bool, len: Int, frame: FrameNumber, notes: inout FlowNotes) {
         switch e.state {
         case .inactive:
@@ -279,10 +271,10 @@ import KZWire
         }
     }
 
-    /// Zeek's `conn_state()` (scripts/base/protocols/conn/main.zeek).
-    var connState: ConnState {
-        if isTCP {
-            let os = fwd.state, rs = rev.state
+    /// Zeek's `conn_state()` (scripts/base/protocols/conn/main.zeek); `tcp` is the flow's TCP state when it has one.
+    func connState(_ tcp: TCPFlowState?) -> ConnState {
+        if isTCP, let tcp {
+            let os = tcp.fwd.state, rs = tcp.rev.state
             if rs == .reset {
                 if os == .synSent || os == .synAckSent || (os == .reset && fwd.payloadBytes == 0
                                                            && rev.payloadBytes == 0) { return .REJ }
@@ -306,22 +298,23 @@ import KZWire
         return .OTH
     }
 
-    /// Ends both streams and builds the owned record.
-    mutating func close<S: FlowEventSink>(reason: CloseReason, limits: FlowLimits, budget: inout ReassemblyBudget,
-                                          sink: inout S) -> FlowRecord {
-        if isTCP {
-            fwd.stream.close(frame: lastFrame, direction: .forward, flow: context, notes: &notes, budget: &budget,
-                             limits: limits, sink: &sink)
-            rev.stream.close(frame: lastFrame, direction: .reverse, flow: context, notes: &notes, budget: &budget,
-                             limits: limits, sink: &sink)
+    /// Ends both streams and builds the owned record. `tcp` is the flow's TCP state (nil when it has none).
+    mutating func close<S: FlowEventSink>(reason: CloseReason, tcp: inout TCPFlowState?, limits: FlowLimits,
+                                          budget: inout ReassemblyBudget, sink: inout S) -> FlowRecord {
+        if isTCP, tcp != nil {
+            tcp!.fwd.stream.close(frame: lastFrame, direction: .forward, flow: context, notes: &notes,
+                                  budget: &budget, limits: limits, sink: &sink)
+            tcp!.rev.stream.close(frame: lastFrame, direction: .reverse, flow: context, notes: &notes,
+                                  budget: &budget, limits: limits, sink: &sink)
         }
-        budget.segmentRecords &-= fwd.log.held + rev.log.held
+        if let tcp { budget.segmentRecords &-= tcp.fwd.log.held + tcp.rev.log.held }
         return FlowRecord(
             id: context.id, key: context.key, originator: context.originator, responder: context.responder,
             roleSource: context.roleSource, firstTimestamp: firstTimestamp,
             lastTimestamp: Timestamp(nanoseconds: lastNanos, digits: lastDigits), firstFrame: firstFrame,
-            lastFrame: lastFrame, directions: [fwd.summary(), rev.summary()], connState: connState,
-            history: notes.history.string, anomalies: notes.anomalyCounts, handshake: handshake,
+            lastFrame: lastFrame,
+            directions: [fwd.summary(tcp?.fwd ?? .absent), rev.summary(tcp?.rev ?? .absent)], connState: connState(tcp),
+            history: notes.history.string, anomalies: notes.anomalyCounts, handshake: tcp?.handshake ?? HandshakeTiming(),
             overlapConflicts: notes.conflicts, overlapConflictCount: notes.conflictCount, gaps: notes.gaps,
             gapCount: notes.gapCount, closeReason: reason)
     }

@@ -42,6 +42,10 @@ public struct FlowTable {
     public let limits: FlowLimits
     @usableFromInline var slots: [FlowSlot] = []
     @usableFromInline var freeSlots: [Int32] = []
+    /// TCP flows' connection tracking and reassembly state, indexed by `FlowSlot.tcpIndex` (UDP and ICMP flows, often
+    /// most of those open at once, need none of its ~530 bytes), reused through `freeTCP`.
+    @usableFromInline var tcpStates: [TCPFlowState] = []
+    @usableFromInline var freeTCP: [Int32] = []
     @usableFromInline var index: FlowIndex
     @usableFromInline var heads: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
     @usableFromInline var tails: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
@@ -59,6 +63,7 @@ public struct FlowTable {
         // The slot array never grows past the cap: allocate it once (untouched pages cost no memory) instead of
         // doubling, which would briefly hold the old and the new array (1.5× the slots' memory at the peak).
         slots.reserveCapacity(max(1, limits.maxFlows))
+        tcpStates.reserveCapacity(max(1, limits.maxFlows))
     }
 
     /// Flows currently tracked.
@@ -118,8 +123,9 @@ public struct FlowTable {
             if direction == .forward { slots[s].fwd.countIP(ip, wire: p.wireLength) } else {
                 slots[s].rev.countIP(ip, wire: p.wireLength)
             }
-            slots[s].tcp(p, ip, t, payload: payload, segLen: declared, direction: direction, limits: limits,
-                         budget: &budget, sink: &sink)
+            if slots[s].tcpIndex < 0 { slots[s].tcpIndex = allocTCP() }
+            slots[s].tcp(p, ip, t, payload: payload, segLen: declared, direction: direction,
+                         st: &tcpStates[Int(slots[s].tcpIndex)], limits: limits, budget: &budget, sink: &sink)
         case .udp(let u):
             udp(s, p, ip, u, payload: payload, declared: declared, direction: direction, into: &sink)
         case .icmp(let m):
@@ -212,12 +218,15 @@ public struct FlowTable {
         let f = t.flags.rawValue
         guard f & 0x02 != 0, f & 0x10 == 0 else { return false }
         let fwdSide = srcIsLow == slots[i].originatorIsLow
-        let o = slots[i].fwd.state, r = slots[i].rev.state
+        let ti = Int(slots[i].tcpIndex)
+        guard ti >= 0 else { return false }
+        let o = tcpStates[ti].fwd.state, r = tcpStates[ti].rev.state
         let done = o == .reset || r == .reset || (o == .closed && r == .closed)
             || ((o == .closed || r == .closed) && (o == .inactive || r == .inactive))
         guard done else { return false }
-        let sender = fwdSide ? slots[i].fwd : slots[i].rev
-        return !sender.sawSYN || sender.isn != t.seq
+        let sawSYN = fwdSide ? tcpStates[ti].fwd.sawSYN : tcpStates[ti].rev.sawSYN
+        let isn = fwdSide ? tcpStates[ti].fwd.isn : tcpStates[ti].rev.isn
+        return !sawSYN || isn != t.seq
     }
 
     /// Ports that look like a server's (for roles without a handshake).
@@ -278,6 +287,7 @@ public struct FlowTable {
         }
         var slot = FlowSlot(context: ctx, originatorIsLow: originatorIsLow, packet: p, timeoutClass: cls)
         if !senderIsOrig { slot.notes.history.flipped() }
+        if key.proto == .tcp { slot.tcpIndex = allocTCP() }
         let i: Int32
         if let f = freeSlots.popLast() {
             i = f
@@ -311,7 +321,15 @@ public struct FlowTable {
 
     @usableFromInline
     mutating func closeFlow<S: FlowEventSink>(_ i: Int, reason: CloseReason, into sink: inout S) {
-        let record = slots[i].close(reason: reason, limits: limits, budget: &budget, sink: &sink)
+        // The TCP state moves out of the table (its slot is reset and reused) and into the record.
+        var tcp: TCPFlowState?
+        let ti = Int(slots[i].tcpIndex)
+        if ti >= 0 {
+            tcp = tcpStates[ti]
+            tcpStates[ti] = TCPFlowState()
+            freeTCP.append(Int32(ti))
+        }
+        let record = slots[i].close(reason: reason, tcp: &tcp, limits: limits, budget: &budget, sink: &sink)
         let ctx = slots[i].context
         unlink(i)
         index.remove(hash: FlowIndex.hash32(ctx.key), slot: Int32(i))
@@ -319,6 +337,13 @@ public struct FlowTable {
         freeSlots.append(Int32(i))
         counters.flowsClosed &+= 1
         sink.flowClosed(ctx, record)
+    }
+
+    /// A fresh `TCPFlowState` for a new TCP flow; returns its index.
+    @inline(__always) mutating func allocTCP() -> Int32 {
+        if let f = freeTCP.popLast() { return f }
+        tcpStates.append(TCPFlowState())
+        return Int32(tcpStates.count - 1)
     }
 
     // MARK: LRU lists (one per timeout class; head = least recently active)

@@ -20,7 +20,7 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
     var isInactive: Bool { self == .inactive || self == .partial }
 }
 
-/// Everything kept about one direction of a flow (the packets one endpoint sent).
+/// Everything kept about one direction of a flow (the packets one endpoint sent), whatever its protocol.
 @usableFromInline struct HalfState: Sendable {
     var packets = 0
     var payloadBytes = 0
@@ -29,33 +29,7 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
     var ttl = TTLRange()
     var lastTTL: UInt8 = 0
     var ipid = IPIDStats()
-    var log = SegmentLog()
-
-    // TCP endpoint
-    var state: TCPEndpointState = .inactive
-    var prevState: TCPEndpointState = .inactive
-    var sawSYN = false
-    var isn: UInt32 = 0
-    var seqInit = false
-    var maxSeqEnd: UInt32 = 0
-    /// Window scale offered in this side's SYN (0xff none), MSS offered.
-    var offeredScale: UInt8 = 0xff
-    var mss: UInt16 = 0
-    /// Last ACK number and scaled window this side advertised (RFC 9293 §3.10.7.4 RCV.NXT / RCV.WND as seen).
-    var ackKnown = false
-    var lastAck: UInt32 = 0
-    var lastWindow: UInt32 = 0
-    var zeroWindows = 0
-    var resets = 0
-    var fins = 0
     var badChecksums = 0
-    var retransSegments = 0
-    var stream = StreamHalf()
-
-    @inline(__always) mutating func set(_ s: TCPEndpointState) {
-        prevState = state
-        state = s
-    }
 
     /// Counts IP-level traits of one packet from this side.
     @inline(__always) mutating func countIP(_ ip: IPSummary, wire: Int) {
@@ -83,27 +57,78 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
         ipid.count &+= 1
     }
 
-    func summary() -> DirectionSummary {
+    /// The direction's totals; `tcp` is its TCP half (`TCPHalf.absent` for other protocols).
+    func summary(_ tcp: TCPHalf) -> DirectionSummary {
         var d = DirectionSummary()
         d.packets = packets
         d.payloadBytes = payloadBytes
         d.wireBytes = wireBytes
         d.ipBytes = ipBytes
-        d.streamBytes = stream.nextOffset &- UInt64(stream.missedBytes)
-        d.retransmittedBytes = stream.retransmittedBytes
-        d.retransmittedSegments = retransSegments
-        d.missedBytes = stream.missedBytes
-        d.uncheckedOverlapBytes = stream.uncheckedBytes
+        d.streamBytes = tcp.stream.nextOffset &- UInt64(tcp.stream.missedBytes)
+        d.retransmittedBytes = tcp.stream.retransmittedBytes
+        d.retransmittedSegments = tcp.retransSegments
+        d.missedBytes = tcp.stream.missedBytes
+        d.uncheckedOverlapBytes = tcp.stream.uncheckedBytes
         d.ttl = ttl
         d.ipID = ipid
-        d.windowScale = offeredScale == 0xff ? nil : offeredScale
-        d.mss = mss == 0 ? nil : mss
-        d.zeroWindows = zeroWindows
-        d.resets = resets
-        d.fins = fins
+        d.windowScale = tcp.offeredScale == 0xff ? nil : tcp.offeredScale
+        d.mss = tcp.mss == 0 ? nil : tcp.mss
+        d.zeroWindows = tcp.zeroWindows
+        d.resets = tcp.resets
+        d.fins = tcp.fins
         d.badChecksums = badChecksums
-        d.segments = log.records()
-        d.segmentsDropped = log.dropped
+        d.segments = tcp.log.records()
+        d.segmentsDropped = tcp.log.dropped
         return d
+    }
+}
+
+/// One direction's TCP connection tracking and reassembly. Kept out of the flow slot (`TCPFlowState`, indexed by
+/// `FlowSlot.tcpIndex`) because UDP and ICMP flows, often the majority of those open at once, need none of it.
+@usableFromInline struct TCPHalf: Sendable {
+    var log = SegmentLog()
+    var state: TCPEndpointState = .inactive
+    var prevState: TCPEndpointState = .inactive
+    var sawSYN = false
+    var isn: UInt32 = 0
+    var seqInit = false
+    var maxSeqEnd: UInt32 = 0
+    /// Window scale offered in this side's SYN (0xff none), MSS offered.
+    var offeredScale: UInt8 = 0xff
+    var mss: UInt16 = 0
+    /// Last ACK number and scaled window this side advertised (RFC 9293 §3.10.7.4 RCV.NXT / RCV.WND as seen).
+    var ackKnown = false
+    var lastAck: UInt32 = 0
+    var lastWindow: UInt32 = 0
+    var zeroWindows = 0
+    var resets = 0
+    var fins = 0
+    var retransSegments = 0
+    var stream = StreamHalf()
+
+    /// The TCP half of a flow that is not TCP.
+    static let absent = TCPHalf()
+
+    @inline(__always) mutating func set(_ s: TCPEndpointState) {
+        prevState = state
+        state = s
+    }
+}
+
+/// A TCP flow's out-of-line state: both halves and the handshake timing.
+@usableFromInline struct TCPFlowState: Sendable {
+    var fwd = TCPHalf()
+    var rev = TCPHalf()
+    var handshake = HandshakeTiming()
+    var synNanos: Int64 = 0
+    var synAckNanos: Int64 = 0
+
+    var timeoutClass: TimeoutClass {
+        let o = fwd.state, r = rev.state
+        if o == .reset || r == .reset || (o == .closed && r == .closed) { return .tcpClosed }
+        let live: (TCPEndpointState) -> Bool = { $0 == .established || $0 == .partial || $0 == .closed }
+        if live(o) && live(r) { return .tcpEstablished }
+        if o == .partial || r == .partial { return .tcpEstablished }
+        return .tcpHalfOpen
     }
 }

@@ -66,9 +66,12 @@ public enum Analyzer {
             }
             results.append(r)
         }
-        let metadata = IPMetadataService(geoip: options.geoipPath.map { [$0] }, asnDB: options.asnDatabase,
-                                         asnTable: options.asnTable, operators: operators)
-        warnings.insert(contentsOf: metadata.warnings, at: metadataWarningsAt)
+        // Views (no detectors) have no findings or paths to annotate: they open no database.
+        let metadata = options.detect
+            ? IPMetadataService(geoip: options.geoipPath.map { [$0] }, asnDB: options.asnDatabase,
+                                asnTable: options.asnTable, operators: operators)
+            : IPMetadataService(geoip: [], operators: operators)
+        if options.detect { warnings.insert(contentsOf: metadata.warnings, at: metadataWarningsAt) }
         var controls: [CaptureResult] = []
         for c in options.controlCaptures {
             let r = CaptureAnalyzer.run(path: c, options: options, filter: filter) { _ in }

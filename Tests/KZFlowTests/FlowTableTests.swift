@@ -237,4 +237,43 @@ struct NullCountingSink: FlowEventSink {
         }
         #expect(with.order == without.order)
     }
+
+    /// TCP state lives out of the slot and is reused: flows that close and make room for new ones (UDP among them)
+    /// must each get a record equal to the one they get alone in a fresh table, except for flow ids.
+    @Test func reusedTCPStateLeaksNothingBetweenFlows() throws {
+        var all: [TestPacket] = []
+        var alone: [[TestPacket]] = []
+        for i in 0..<12 {
+            var w = Wire()
+            w.cport = UInt16(41000 + i)
+            w.clock += Double(i) * 30          // each closed connection idles out before the next ones
+            var ps: [TestPacket]
+            switch i % 3 {
+            case 0: ps = normalConnection(&w, response: "HTTP/1.1 200 OK\r\n\r\n" + String(repeating: "z", count: i * 100))
+            case 1:
+                ps = [w.tcp(fromClient: true, [.syn], seq: 7), w.tcp(fromClient: false, [.rst, .ack], seq: 0, ack: 8)]
+            default:
+                ps = [w.udp(fromClient: true, payload: bytes("q\(i)")), w.udp(fromClient: false, payload: bytes("a"))]
+            }
+            alone.append(ps)
+            all += ps
+        }
+        // Renumber frames so the combined run and the lone runs see the same frame numbers.
+        var frame = 0
+        for k in all.indices { frame += 1; all[k].packet.frame = frame }
+        frame = 0
+        for j in alone.indices { for k in alone[j].indices { frame += 1; alone[j][k].packet.frame = frame } }
+        var limits = FlowLimits()
+        limits.tcpClosedTimeout = 5
+        limits.udpTimeout = 5
+        let together = run(all, limits: limits).closed
+        let separate = alone.flatMap { run($0, limits: limits).closed }
+        #expect(together.count == 12 && separate.count == 12)
+        for (a, b) in zip(together.sorted { $0.firstFrame < $1.firstFrame }, separate) {
+            var a = a, b = b
+            a.id = 0; b.id = 0
+            a.closeReason = .finish; b.closeReason = .finish
+            #expect(a == b)
+        }
+    }
 }
