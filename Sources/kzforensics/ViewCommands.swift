@@ -55,7 +55,9 @@ struct FlowsCommand: ParsableCommand {
             if let why = spool.fallbackReason { StdStream.err.write("kzforensics: warning: \(why); rows are kept in memory\n") }
             do {
                 _ = try collectViews(capture, .flows, files: [file]) { path, row in
-                    spool.append(FlowsCommand.line(row, capture: path, format: format), major: 0, key: row.firstFrame)
+                    FlowsCommand.line(row, capture: path, format: format).withUnsafeBytes {
+                        spool.append(bytes: $0, major: 0, key: row.firstFrame)
+                    }
                 }
             } catch let e as ExitCode where e == ExitCode(1) {
                 unreadable += 1
@@ -73,17 +75,17 @@ struct FlowsCommand: ParsableCommand {
     }
 
     /// One row as the view prints it.
-    static func line(_ r: FlowRow, capture: String, format: ViewFormat) -> String {
+    static func line(_ r: FlowRow, capture: String, format: ViewFormat) -> [UInt8] {
         let orig = r.originator.address.withPort(r.originator.port)
         let resp = r.responder.address.withPort(r.responder.port)
         let proto = r.proto.name
         let anomalies = r.anomalies.map { "\($0.name)=\($0.count)" }.joined(separator: ",")
         func ttl(_ d: FlowRow.Side) -> String { d.ttl.isEmpty ? "-" : "\(d.ttl.min)-\(d.ttl.max)" }
         if format == .text {
-            return "\(r.firstTimestamp) \(proto) \(orig) -> \(resp) \(r.connState.rawValue) \(r.history.isEmpty ? "-" : r.history) "
+            return Array(("\(r.firstTimestamp) \(proto) \(orig) -> \(resp) \(r.connState.rawValue) \(r.history.isEmpty ? "-" : r.history) "
                 + "pkts \(r.forward.packets)/\(r.reverse.packets) bytes \(r.forward.payloadBytes)/\(r.reverse.payloadBytes) "
                 + "ttl \(ttl(r.forward))/\(ttl(r.reverse)) dur \(String(format: "%.6f", r.duration))"
-                + (anomalies.isEmpty ? "" : " [\(anomalies)]")
+                + (anomalies.isEmpty ? "" : " [\(anomalies)]")).utf8)
         }
         var w = JSONObjectWriter()
         w.string("capture", capture)
@@ -109,7 +111,7 @@ struct FlowsCommand: ParsableCommand {
         w.raw("anomalies", a.finished())
         w.int("overlap_conflicts", r.overlapConflictCount)
         w.int("gaps", r.gapCount)
-        return w.finished()
+        return w.finishedBytes()
     }
 }
 
