@@ -37,9 +37,10 @@ public final class MappedFile: @unchecked Sendable {
 
 /// Drops pages of a mapping that a walker has moved past (`MADV_DONTNEED`), so the process's resident size stays
 /// bounded on captures of any size: mapped pages count as resident until released (the page cache still holds them).
-/// Frames are borrowed only during their callback, so nothing points behind the walker.
+/// Frames are borrowed only during their callback, so nothing points behind the walker. A 4 MiB window keeps under
+/// 8 MiB of the file resident (one `madvise` per 4 MiB; 16 MiB measured no faster and kept 12 MiB more).
 struct PageReleaser {
-    static let window = 16 << 20
+    static let window = 4 << 20
     private var released = 0
 
     @inline(__always)
