@@ -74,28 +74,47 @@ struct FlowsCommand: ParsableCommand {
         if unreadable == capture.files.count { throw ExitCode(1) }
     }
 
-    /// One row as the view prints it.
+    /// One row as the view prints it, as UTF-8 bytes (built in place: this runs once per flow).
     static func line(_ r: FlowRow, capture: String, format: ViewFormat) -> [UInt8] {
-        let orig = r.originator.address.withPort(r.originator.port)
-        let resp = r.responder.address.withPort(r.responder.port)
         let proto = r.proto.name
-        let anomalies = r.anomalies.map { "\($0.name)=\($0.count)" }.joined(separator: ",")
-        func ttl(_ d: FlowRow.Side) -> String { d.ttl.isEmpty ? "-" : "\(d.ttl.min)-\(d.ttl.max)" }
         if format == .text {
-            return Array(("\(r.firstTimestamp) \(proto) \(orig) -> \(resp) \(r.connState.rawValue) \(r.history.isEmpty ? "-" : r.history) "
-                + "pkts \(r.forward.packets)/\(r.reverse.packets) bytes \(r.forward.payloadBytes)/\(r.reverse.payloadBytes) "
-                + "ttl \(ttl(r.forward))/\(ttl(r.reverse)) dur \(String(format: "%.6f", r.duration))"
-                + (anomalies.isEmpty ? "" : " [\(anomalies)]")).utf8)
+            var b: [UInt8] = []
+            b.reserveCapacity(160)
+            func s(_ t: String) { b.append(contentsOf: t.utf8) }
+            func n(_ v: Int) { JSONText.appendInt(v, to: &b) }
+            func ttl(_ d: FlowRow.Side) {
+                if d.ttl.isEmpty { b.append(0x2D); return }
+                n(Int(d.ttl.min)); b.append(0x2D); n(Int(d.ttl.max))
+            }
+            r.firstTimestamp.appendText(to: &b)
+            s(" "); s(proto); s(" ")
+            r.originator.address.appendText(port: r.originator.port, to: &b)
+            s(" -> ")
+            r.responder.address.appendText(port: r.responder.port, to: &b)
+            s(" "); s(r.connState.rawValue); s(" "); s(r.history.isEmpty ? "-" : r.history)
+            s(" pkts "); n(r.forward.packets); s("/"); n(r.reverse.packets)
+            s(" bytes "); n(r.forward.payloadBytes); s("/"); n(r.reverse.payloadBytes)
+            s(" ttl "); ttl(r.forward); s("/"); ttl(r.reverse)
+            s(" dur "); s(String(format: "%.6f", r.duration))
+            if !r.anomalies.isEmpty {
+                s(" [")
+                for (i, a) in r.anomalies.enumerated() {
+                    if i > 0 { s(",") }
+                    s(a.name); s("="); n(a.count)
+                }
+                s("]")
+            }
+            return b
         }
         var w = JSONObjectWriter()
         w.string("capture", capture)
         w.int("first_frame", r.firstFrame)
         w.int("last_frame", r.lastFrame)
-        w.string("ts", r.firstTimestamp.description)
-        w.string("last_ts", r.lastTimestamp.description)
+        w.plainString("ts") { r.firstTimestamp.appendText(to: &$0) }
+        w.plainString("last_ts") { r.lastTimestamp.appendText(to: &$0) }
         w.string("proto", proto)
-        w.string("orig", orig)
-        w.string("resp", resp)
+        w.plainString("orig") { r.originator.address.appendText(port: r.originator.port, to: &$0) }
+        w.plainString("resp") { r.responder.address.appendText(port: r.responder.port, to: &$0) }
         if r.vlan != 0 { w.int("vlan", r.vlan) }
         w.string("roles_from", r.roleSource.rawValue)
         w.string("conn_state", r.connState.rawValue)

@@ -63,4 +63,38 @@ import KZWire
         #expect(String(decoding: w2.finishedBytes(), as: UTF8.self) == text)
         #expect(JSONObjectWriter().finished() == "{}")
     }
+
+    /// Timestamps and addresses written as bytes read exactly as their `description` (every precision, negative
+    /// times, IPv4, IPv6 and v4-mapped addresses).
+    @Test func timestampAndAddressBytesMatchDescriptions() {
+        var rng = SystemRandomNumberGenerator()
+        func bytes(_ f: (inout [UInt8]) -> Void) -> String {
+            var b: [UInt8] = []
+            f(&b)
+            return String(decoding: b, as: UTF8.self)
+        }
+        var stamps: [Timestamp] = [Timestamp(nanoseconds: 0, digits: 6), Timestamp(nanoseconds: 1, digits: 9),
+                                   Timestamp(nanoseconds: -1_500_000_000, digits: 6), Timestamp(nanoseconds: .max),
+                                   Timestamp(nanoseconds: .min, digits: 3), Timestamp(nanoseconds: 1_700_000_000_000_000_007, digits: 0)]
+        for _ in 0..<3000 {
+            stamps.append(Timestamp(nanoseconds: Int64.random(in: -4_000_000_000_000_000_000 ... 4_000_000_000_000_000_000, using: &rng)
+                                        >> Int64.random(in: 0..<40, using: &rng),
+                                    digits: UInt8.random(in: 0...12, using: &rng)))
+        }
+        for t in stamps { #expect(bytes { t.appendText(to: &$0) } == t.description) }
+
+        var addrs: [IPAddress] = [IPAddress(v4: 0), IPAddress(v4: .max), IPAddress(v4: 0x0a00_0001)]
+        for _ in 0..<2000 {
+            addrs.append(IPAddress(v4: UInt32.random(in: 0 ... .max, using: &rng)))
+            let hi = Bool.random(using: &rng) ? UInt64.random(in: 0 ... .max, using: &rng) : 0
+            let lo = Bool.random(using: &rng) ? 0x0000_ffff_0000_0000 | UInt64.random(in: 0...0xffff_ffff, using: &rng)
+                : UInt64.random(in: 0 ... .max, using: &rng) & (Bool.random(using: &rng) ? 0xffff_0000_0000_ffff : .max)
+            addrs.append(IPAddress(v6High: hi, low: lo))
+        }
+        for a in addrs {
+            let port = UInt16.random(in: 0 ... .max, using: &rng)
+            #expect(bytes { a.appendText(to: &$0) } == a.description)
+            #expect(bytes { a.appendText(port: port, to: &$0) } == a.withPort(port))
+        }
+    }
 }

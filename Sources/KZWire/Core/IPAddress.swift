@@ -116,4 +116,26 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// `ADDR:PORT`, IPv6 as `[ADDR]:PORT` (REPORT.md).
     public func withPort(_ port: UInt16) -> String { isV6 ? "[\(self)]:\(port)" : "\(self):\(port)" }
+
+    /// Appends `description`'s UTF-8 bytes (IPv4 formatted in place, IPv6 through `description`).
+    public func appendText(to out: inout [UInt8]) {
+        guard !isV6 else { out.append(contentsOf: description.utf8); return }
+        let v = v4Value
+        JSONText.appendDecimal(UInt64(v >> 24), to: &out)
+        out.append(0x2E)
+        JSONText.appendDecimal(UInt64((v >> 16) & 0xff), to: &out)
+        out.append(0x2E)
+        JSONText.appendDecimal(UInt64((v >> 8) & 0xff), to: &out)
+        out.append(0x2E)
+        JSONText.appendDecimal(UInt64(v & 0xff), to: &out)
+    }
+
+    /// Appends `withPort(port)`'s UTF-8 bytes.
+    public func appendText(port: UInt16, to out: inout [UInt8]) {
+        if isV6 { out.append(0x5B) }
+        appendText(to: &out)
+        if isV6 { out.append(0x5D) }
+        out.append(0x3A)
+        JSONText.appendDecimal(UInt64(port), to: &out)
+    }
 }

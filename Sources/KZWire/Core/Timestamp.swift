@@ -16,9 +16,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
 
     /// Seconds since the epoch as a decimal string at the file's precision, e.g. "1700000000.123456".
     public var description: String {
-        var ns = nanoseconds
-        var neg = false
-        if ns < 0 { neg = true; ns = -ns }
+        let neg = nanoseconds < 0
+        let ns = nanoseconds.magnitude          // UInt64: Int64.min has no positive Int64
         let sec = ns / 1_000_000_000
         var frac = ns % 1_000_000_000
         let d = Int(min(digits, 9))
@@ -27,5 +26,25 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
         var f = String(frac)
         if f.count < d { f = String(repeating: "0", count: d - f.count) + f }
         return (neg ? "-" : "") + "\(sec).\(f)"
+    }
+
+    /// Appends `description`'s UTF-8 bytes to `out` without building a string.
+    public func appendText(to out: inout [UInt8]) {
+        if nanoseconds < 0 { out.append(0x2D) }
+        let ns = nanoseconds.magnitude
+        JSONText.appendDecimal(ns / 1_000_000_000, to: &out)
+        let d = Int(min(digits, 9))
+        guard d > 0 else { return }
+        var frac = ns % 1_000_000_000
+        for _ in 0..<(9 - d) { frac /= 10 }
+        out.append(0x2E)
+        let start = out.count
+        out.append(contentsOf: repeatElement(UInt8(0x30), count: d))
+        var i = start + d - 1
+        while frac > 0 && i >= start {
+            out[i] = 0x30 &+ UInt8(truncatingIfNeeded: frac % 10)
+            frac /= 10
+            i -= 1
+        }
     }
 }

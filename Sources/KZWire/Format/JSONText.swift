@@ -54,6 +54,13 @@ public struct JSONObjectWriter {
 
     public mutating func raw(_ k: String, _ v: String) { key(k); bytes.append(contentsOf: v.utf8) }
     public mutating func string(_ k: String, _ v: String) { key(k); JSONText.appendQuoted(v, to: &bytes) }
+    /// A string value whose UTF-8 bytes `write` appends and which needs no escaping (timestamps, addresses).
+    public mutating func plainString(_ k: String, _ write: (inout [UInt8]) -> Void) {
+        key(k)
+        bytes.append(0x22)
+        write(&bytes)
+        bytes.append(0x22)
+    }
     @inlinable public mutating func int<I: BinaryInteger>(_ k: String, _ v: I) { key(k); JSONText.appendInt(v, to: &bytes) }
     public mutating func bool(_ k: String, _ v: Bool) {
         key(k)
