@@ -10,7 +10,7 @@ import Darwin
 /// closes, and flows close in another order (a UDP flow opened in the first second may close at the end). Instead of
 /// keeping every row until the capture ends (about 280 bytes per flow plus the array's growth), each formatted line is
 /// appended to an unlinked temporary file and only a 24-byte index entry stays in memory; `drain` sorts the index and
-/// reads the lines back through one read-only mapping. Zeek's conn.log avoids the question by writing rows in close
+/// reads the lines back one by one. Zeek's conn.log avoids the question by writing rows in close
 /// order; we keep the first-frame order users of the view already rely on.
 ///
 /// The file lives in `$TMPDIR` (default `/tmp`) and is unlinked as soon as it is created, so it disappears with the
@@ -115,17 +115,22 @@ public final class LineSpool: @unchecked Sendable {
             }
             return
         }
-        guard written > 0 else {
-            for _ in entries { body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-            return
-        }
-        guard let base = mmap(nil, Int(written), PROT_READ, MAP_PRIVATE, fd, 0), base != MAP_FAILED else {
-            throw LineSpoolError(description: "cannot map the temporary file: \(String(cString: strerror(errno)))")
-        }
-        defer { munmap(base, Int(written)) }
-        let all = UnsafeRawBufferPointer(start: base, count: Int(written))
+        // Lines are read back with pread into one reusable buffer: a mapping of the whole file would count toward the
+        // process's resident size (the file is ~300 bytes per flow).
+        var line = [UInt8](repeating: 0, count: 4096)
         for e in entries {
-            body(UnsafeRawBufferPointer(rebasing: all[Int(e.offset)..<(Int(e.offset) + Int(e.length))]))
+            let len = Int(e.length)
+            if len > line.count { line = [UInt8](repeating: 0, count: len) }
+            var done = 0
+            while done < len {
+                let n = line.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, len - done, off_t(e.offset) + off_t(done)) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    throw LineSpoolError(description: "cannot read the temporary file back: \(n < 0 ? String(cString: strerror(errno)) : "short read")")
+                }
+                done += n
+            }
+            line.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<len])) }
         }
     }
 }
