@@ -163,10 +163,19 @@ public struct FlowTable {
 
     /// Closes every flow, in order of creation (deterministic), as at the end of a capture.
     public mutating func finish<S: FlowEventSink>(into sink: inout S) {
+        finish(into: &sink) { _ in }
+    }
+
+    /// `finish(into:)`, calling `drain` after each flow closes: a sink that queues events can hand them on at once
+    /// instead of holding every open flow's events until the end (tens of thousands of flows are open at once).
+    public mutating func finish<S: FlowEventSink>(into sink: inout S, drain: (inout S) -> Void) {
         var live: [(FlowID, Int)] = []
         for (i, s) in slots.enumerated() where s.inUse { live.append((s.context.id, i)) }
         live.sort { $0.0 < $1.0 }
-        for (_, i) in live { closeFlow(i, reason: .finish, into: &sink) }
+        for (_, i) in live {
+            closeFlow(i, reason: .finish, into: &sink)
+            drain(&sink)
+        }
     }
 
     // MARK: UDP / ICMP

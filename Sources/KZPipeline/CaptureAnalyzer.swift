@@ -126,9 +126,11 @@ public enum CaptureAnalyzer {
             })
         }
         let end = read.end ?? .complete
-        table.finish(into: &sink)
-        for e in sink.events { observe(e) }
-        sink.events.removeAll()
+        table.finish(into: &sink) { s in
+            guard !s.events.isEmpty else { return }
+            for e in s.events { observe(e) }
+            s.events.removeAll(keepingCapacity: true)
+        }
         sink.dns.finish()
         sink.takeDNSTransactions()
         for e in sink.events { observe(e) }
