@@ -7,6 +7,7 @@
 # Raw /usr/bin/time output and stderr go to bench-out/ (git-ignored).
 #
 # Default input: /tmp/ref/ref1g.pcap (made by bench/gen_capture.py --size 1G; never committed).
+# REPS=N reports each tool's best of N runs (tcpdump: best of max(N, 3)).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -65,7 +66,8 @@ for r in "${runs[@]}"; do
     slug=$(echo "$name" | tr -c 'a-zA-Z0-9\n' '_')
     tfile="$out/$slug.time"
     # tcpdump's copy time moves by ±50% from run to run here (mostly kernel time): the baseline is its best of 3.
-    reps=1; [ "$i" -eq 0 ] && reps=3
+    # REPS=N takes every other contender's best of N too (the machine drifts; default 1).
+    reps=${REPS:-1}; [ "$i" -eq 0 ] && [ "$reps" -lt 3 ] && reps=3
     best=""
     for ((rep = 0; rep < reps; rep++)); do
         set +e
