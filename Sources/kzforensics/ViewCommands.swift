@@ -20,7 +20,12 @@ func collectViews(_ capture: CaptureOptions, _ views: ViewSet, files: [String]? 
     guard capture.threads >= 1 else { throw ValidationError("--threads must be 1 or more") }
     o.threads = capture.threads
     o.flowRowHandler = flowRowHandler
-    let outcome = try Analyzer.run(paths: files ?? capture.files, options: o)
+    let outcome: AnalysisOutcome
+    do { outcome = try Analyzer.run(paths: files ?? capture.files, options: o) } catch {
+        // A bad --filter (or signature set): a usage error, exit status 2 as for `analyze`.
+        StdStream.err.write("kzforensics: \(error)\n")
+        throw ExitCode(2)
+    }
     for c in outcome.captures where c.error != nil {
         StdStream.err.write("kzforensics: warning: \(c.error!)\n")
     }
