@@ -15,10 +15,11 @@ expect_status() {   # expect_status WANT CMD...
     set +e; "$@" >/dev/null 2>&1; local got=$?; set -e
     if [ "$got" -ne "$want" ]; then echo "exit status $got, expected $want: $*" >&2; exit 1; fi
 }
-for cmd in analyze flows dns http tls; do
+for cmd in analyze packets flows dns http tls; do
     expect_status 0 "$kz" "$cmd" "$cap"
     expect_status 2 "$kz" "$cmd" "$cap" --filter 'bogus ('
     expect_status 1 "$kz" "$cmd" /nonexistent.pcap
 done
+expect_status 2 "$kz" analyze                 # no capture given
 echo "exit statuses: ok"
 
