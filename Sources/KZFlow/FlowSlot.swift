@@ -18,8 +18,6 @@ import KZWire
     /// Index of this flow's `TCPFlowState` in `FlowTable.tcpStates`, -1 when it has none (not TCP).
     var tcpIndex: Int32 = -1
     var timeoutClass: TimeoutClass
-    var prev: Int32 = -1
-    var next: Int32 = -1
 
     init(context: FlowContext, originatorIsLow: Bool, packet p: DecodedPacket, timeoutClass: TimeoutClass) {
         self.context = context

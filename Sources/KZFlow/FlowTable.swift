@@ -46,6 +46,9 @@ public struct FlowTable {
     /// most of those open at once, need none of its ~530 bytes), reused through `freeTCP`.
     @usableFromInline var tcpStates: [TCPFlowState] = []
     @usableFromInline var freeTCP: [Int32] = []
+    /// The LRU lists' links, indexed like `slots`: 8 bytes per flow in an array of their own, so moving a flow to its
+    /// list's tail touches its neighbours' links, not their 560-byte slots (a cache miss each on a busy table).
+    @usableFromInline var links: [LRULink] = []
     @usableFromInline var index: FlowIndex
     @usableFromInline var heads: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
     @usableFromInline var tails: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
@@ -64,6 +67,7 @@ public struct FlowTable {
         // doubling, which would briefly hold the old and the new array (1.5× the slots' memory at the peak).
         slots.reserveCapacity(max(1, limits.maxFlows))
         tcpStates.reserveCapacity(max(1, limits.maxFlows))
+        links.reserveCapacity(max(1, limits.maxFlows))
     }
 
     /// Flows currently tracked.
@@ -304,6 +308,7 @@ public struct FlowTable {
         } else {
             i = Int32(slots.count)
             slots.append(slot)
+            links.append(LRULink())
         }
         index.insert(hash: hash, slot: i)
         link(Int(i), cls)
@@ -360,19 +365,18 @@ public struct FlowTable {
     @inline(__always) mutating func link(_ i: Int, _ c: TimeoutClass) {
         let k = c.rawValue
         slots[i].timeoutClass = c
-        slots[i].next = -1
-        slots[i].prev = tails[k]
-        if tails[k] >= 0 { slots[Int(tails[k])].next = Int32(i) } else { heads[k] = Int32(i) }
+        links[i].next = -1
+        links[i].prev = tails[k]
+        if tails[k] >= 0 { links[Int(tails[k])].next = Int32(i) } else { heads[k] = Int32(i) }
         tails[k] = Int32(i)
     }
 
     @inline(__always) mutating func unlink(_ i: Int) {
         let k = slots[i].timeoutClass.rawValue
-        let p = slots[i].prev, n = slots[i].next
-        if p >= 0 { slots[Int(p)].next = n } else { heads[k] = n }
-        if n >= 0 { slots[Int(n)].prev = p } else { tails[k] = p }
-        slots[i].prev = -1
-        slots[i].next = -1
+        let p = links[i].prev, n = links[i].next
+        if p >= 0 { links[Int(p)].next = n } else { heads[k] = n }
+        if n >= 0 { links[Int(n)].prev = p } else { tails[k] = p }
+        links[i] = LRULink()
     }
 
     /// Moves a flow to the tail of its (possibly new) class list after activity.
@@ -383,4 +387,10 @@ public struct FlowTable {
         unlink(i)
         link(i, now)
     }
+}
+
+/// A flow's place in its timeout class's LRU list (slot indices; -1 at the ends).
+@usableFromInline struct LRULink: Sendable {
+    var prev: Int32 = -1
+    var next: Int32 = -1
 }
