@@ -2,22 +2,25 @@ import KZWire
 
 /// One tracked flow inside `FlowTable` (stored in place in an array; mutated through `inout`, never copied on the hot
 /// path).
+///
+/// Field order is memory order: what every packet reads or writes (the key inside `context`, direction, timeout class,
+/// TCP index, last-seen time) comes first and shares two cache lines; first-packet facts come last.
 @usableFromInline struct FlowSlot: Sendable {
     var context: FlowContext
     var originatorIsLow: Bool
     var inUse = true
     var isTCP: Bool
-    var firstTimestamp: Timestamp
-    var lastNanos: Int64
     var lastDigits: UInt8
-    var firstFrame: FrameNumber
+    var timeoutClass: TimeoutClass
+    /// Index of this flow's `TCPFlowState` in `FlowTable.tcpStates`, -1 when it has none (not TCP).
+    var tcpIndex: Int32 = -1
+    var lastNanos: Int64
     var lastFrame: FrameNumber
     var fwd = HalfState()
     var rev = HalfState()
     var notes = FlowNotes()
-    /// Index of this flow's `TCPFlowState` in `FlowTable.tcpStates`, -1 when it has none (not TCP).
-    var tcpIndex: Int32 = -1
-    var timeoutClass: TimeoutClass
+    var firstTimestamp: Timestamp
+    var firstFrame: FrameNumber
 
     init(context: FlowContext, originatorIsLow: Bool, packet p: DecodedPacket, timeoutClass: TimeoutClass) {
         self.context = context
