@@ -19,7 +19,9 @@ enum DetectorStage {
         -> (CaptureResult, [Finding])
     {
         let box = RunnerBox(runner)
-        let events = Handoff<[AnalysisEvent]>(capacity: 64)
+        // At most 8 batches of 256 events in flight: finished-flow events carry their segment records, and a deeper
+        // queue only held more of them (64 batches: +6 MiB on 1 GiB, no faster).
+        let events = Handoff<[AnalysisEvent]>(capacity: 8)
         let result = Handoff<[Finding]>(capacity: 1)
         let thread = Thread {
             while let batch = events.take() {
