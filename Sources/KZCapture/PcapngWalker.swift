@@ -16,48 +16,59 @@ enum PcapngWalker {
     static let maxBlock = 16 * 1024 * 1024
 
     /// Link types of all interfaces (for the capture summary); stops quietly at damage.
-    static func scanInterfaces(_ b: UnsafeRawBufferPointer) -> [Interface] {
+    static func scanInterfaces<S: CaptureSource>(_ s: inout S) -> [Interface] {
         var out: [Interface] = []
-        _ = walkBlocks(b, path: "", onInterface: { out.append($0) }, deliver: false, body: { _ in })
+        _ = walkBlocks(&s, path: "", onInterface: { out.append($0) }, deliver: false, body: { _ in })
         return out
     }
 
-    static func walk(_ b: UnsafeRawBufferPointer, path: String, _ body: (CaptureFrame) -> Void) -> CaptureEnd {
-        walkBlocks(b, path: path, onInterface: { _ in }, deliver: true, body: body)
+    static func scanInterfaces(_ b: UnsafeRawBufferPointer) -> [Interface] {
+        var source = MemorySource(b)
+        return scanInterfaces(&source)
     }
 
-    private static func walkBlocks(_ b: UnsafeRawBufferPointer, path: String, onInterface: (Interface) -> Void,
-                                   deliver: Bool, body: (CaptureFrame) -> Void) -> CaptureEnd {
-        let n = b.count
+    static func walk(_ b: UnsafeRawBufferPointer, path: String, _ body: (CaptureFrame) -> Void) -> CaptureEnd {
+        var source = MemorySource(b)
+        return walk(&source, path: path, body)
+    }
+
+    static func walk<S: CaptureSource>(_ s: inout S, path: String, _ body: (CaptureFrame) -> Void) -> CaptureEnd {
+        walkBlocks(&s, path: path, onInterface: { _ in }, deliver: true, body: body)
+    }
+
+    private static func walkBlocks<S: CaptureSource>(_ s: inout S, path: String, onInterface: (Interface) -> Void,
+                                                     deliver: Bool, body: (CaptureFrame) -> Void) -> CaptureEnd {
+        let n = s.count
         var off = 0
         var frame = 0
         var swapped = false
         var interfaces: [Interface] = []
         var sawSection = false
-        var pages = PageReleaser()
-        @inline(__always) func u32(_ o: Int) -> UInt32 { swapped ? b.be32(o) : b.le32(o) }
-        @inline(__always) func u16(_ o: Int) -> UInt16 { swapped ? b.be16(o) : b.le16(o) }
         func fail(_ k: CaptureError.Kind, _ at: Int, _ msg: String) -> CaptureEnd {
             .failed(CaptureError(k, path: path, offset: at, frame: frame, msg))
         }
+        func unreadable(_ at: Int) -> CaptureEnd { fail(.truncated, at, s.failure ?? "cannot read") }
 
         while off < n {
             guard off + 12 <= n else { return fail(.truncated, off, "truncated block header (\(n - off) bytes left)") }
-            let type = b.le32(off)
+            guard var b = s.bytes(at: off, length: 12) else { return unreadable(off) }
+            let type = b.le32(0)
             if type == 0x0a0d_0d0a {
                 guard off + 28 <= n else { return fail(.truncated, off, "truncated section header block") }
-                let bom = b.le32(off + 8)
+                guard let shb = s.bytes(at: off, length: 28) else { return unreadable(off) }
+                b = shb
+                let bom = b.le32(8)
                 if bom == 0x1a2b_3c4d { swapped = false } else if bom == 0x4d3c_2b1a { swapped = true } else {
                     return fail(.corrupt, off + 8, "bad byte-order magic in section header")
                 }
-                let major = u16(off + 12)
+                let major = swapped ? b.be16(12) : b.le16(12)
                 guard major == 1 else { return fail(.unsupportedVersion, off + 12, "unsupported pcapng version \(major)") }
                 interfaces.removeAll(keepingCapacity: true)
                 sawSection = true
             } else if !sawSection {
                 return fail(.corrupt, off, "pcapng block before the first section header")
             }
-            let total = Int(u32(off + 4))
+            let total = Int(swapped ? b.be32(4) : b.le32(4))
             guard total >= 12, total % 4 == 0 else {
                 return fail(.corrupt, off + 4, "block total length \(total) is not a multiple of 4 of at least 12")
             }
@@ -65,12 +76,17 @@ enum PcapngWalker {
             guard off + total <= n else {
                 return fail(.truncated, off, "truncated block: \(total) bytes declared, \(n - off) present")
             }
-            guard Int(u32(off + total - 4)) == total else {
+            // The whole block, read once; every offset below is relative to its start.
+            guard let blk = s.bytes(at: off, length: total) else { return unreadable(off) }
+            b = blk
+            @inline(__always) func u32(_ o: Int) -> UInt32 { swapped ? b.be32(o) : b.le32(o) }
+            @inline(__always) func u16(_ o: Int) -> UInt16 { swapped ? b.be16(o) : b.le16(o) }
+            guard Int(u32(total - 4)) == total else {
                 return fail(.corrupt, off + total - 4, "block trailer length does not match header length \(total)")
             }
-            let bodyStart = off + 8
-            let bodyEnd = off + total - 4
-            switch u32(off) {
+            let bodyStart = 8
+            let bodyEnd = total - 4
+            switch u32(0) {
             case 1:   // Interface Description Block
                 guard bodyEnd - bodyStart >= 8 else { return fail(.corrupt, off, "interface description block too short") }
                 var iface = Interface(linkType: LinkType(rawValue: UInt32(u16(bodyStart))), snaplen: Int(u32(bodyStart + 4)))
@@ -103,17 +119,19 @@ enum PcapngWalker {
                 onInterface(iface)
             case 6, 2:  // Enhanced Packet Block; obsolete Packet Block
                 guard deliver else { break }
-                let enhanced = u32(off) == 6
+                let enhanced = u32(0) == 6
                 guard bodyEnd - bodyStart >= 20 else { return fail(.corrupt, off, "packet block too short") }
                 let ifID = enhanced ? Int(u32(bodyStart)) : Int(u16(bodyStart))
-                guard ifID < interfaces.count else { return fail(.corrupt, bodyStart, "packet for undefined interface \(ifID)") }
+                guard ifID < interfaces.count else {
+                    return fail(.corrupt, off + bodyStart, "packet for undefined interface \(ifID)")
+                }
                 let iface = interfaces[ifID]
                 let tsRaw = UInt64(u32(bodyStart + 4)) << 32 | UInt64(u32(bodyStart + 8))
                 let caplen = Int(u32(bodyStart + 12))
                 let wire = Int(u32(bodyStart + 16))
                 let data = bodyStart + 20
                 guard caplen <= bodyEnd - data else {
-                    return fail(.corrupt, bodyStart + 12, "packet captured length \(caplen) exceeds its block")
+                    return fail(.corrupt, off + bodyStart + 12, "packet captured length \(caplen) exceeds its block")
                 }
                 frame += 1
                 body(CaptureFrame(number: frame, timestamp: timestamp(tsRaw, iface), capturedLength: caplen,
@@ -135,7 +153,6 @@ enum PcapngWalker {
                 break
             }
             off += total
-            pages.advance(b, to: off)
         }
         return .complete
     }

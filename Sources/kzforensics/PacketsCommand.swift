@@ -20,7 +20,7 @@ struct CaptureOptions: ParsableArguments {
     @Option(help: "BPF filter expression applied offline, as tcpdump does (e.g. 'tcp port 80').")
     var filter: String?
 
-    @Option(help: "Record reader: native (mmap walker, default) or libpcap (pcap_next_ex).")
+    @Option(help: "Record reader: native (buffered walker, default) or libpcap (pcap_next_ex).")
     var reader: String = "native"
 
     @Option(help: "Threads for the flow views: 1, or 2 to read and decode beside the flow stage (default: 2 when the machine has 2 cores; same output). `packets` always uses one.")
