@@ -21,7 +21,9 @@ public struct AnalysisOptions: Sendable {
     /// what was kept and says so.
     public var maxPathPackets = 200_000
     /// 1: read, decode and analyse on one thread. 2: read and decode on a second thread that hands batches of packets
-    /// to the flow stage (flows, reassembly, parsers, detectors); the result is identical. More is treated as 2.
+    /// to the flow stage (flows, reassembly, parsers, detectors); the result is identical. More is treated as 2, except
+    /// for runs with neither detectors nor parsers (the `flows` view): there N threads each run a shard of the flows
+    /// (`ShardedFlows`), with the same rows as one thread unless a global cap binds.
     public var threads = 1
     /// Which view rows to collect (`kzforensics flows|dns|http|tls`). Each costs memory for the whole capture, so a
     /// view asks only for its own; HTTP and TLS rows also keep the full parser output (bodies, hello lists).

@@ -69,6 +69,12 @@ public enum CaptureAnalyzer {
         keeperLimits.maxKept = options.maxPathPackets
         let read = ReadStage(reader: reader, filter: filter, keeper: PathPacketKeeper(limits: keeperLimits),
                              keepPaths: options.detect)
+        // Flows alone (no parsers, no detectors) on several cores: shards by flow key.
+        if options.threads > 1 && !options.detect && !sink.parseApps {
+            ShardedFlows.run(path: path, read: read, options: options, limits: limits, shards: options.threads,
+                             into: &result)
+            return result
+        }
         let flows = FlowCountBox()
         let progress = options.progress
         let tick: @Sendable (Int, Int) -> Void = { frames, bytes in progress?(path, frames, bytes, flows.value.load(ordering: .relaxed)) }

@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Synchronization
 
 /// Output lines produced in one order and printed in another, without holding them in memory.
 ///
@@ -15,7 +16,8 @@ import Darwin
 ///
 /// The file lives in `$TMPDIR` (default `/tmp`) and is unlinked as soon as it is created, so it disappears with the
 /// process however the process ends. When no temporary file can be created, the spool keeps the lines in memory and
-/// says so in `fallbackReason`. One thread at a time (the flow stage appends, the caller drains after the run).
+/// says so in `fallbackReason`. Several threads may append at once (the shards of `flows --threads N`; lines with equal
+/// keys then keep the order in which their threads took the lock); the caller drains after the run.
 public final class LineSpool: @unchecked Sendable {
     /// One spooled line: its sort key and where its bytes are.
     struct Entry {
@@ -35,6 +37,7 @@ public final class LineSpool: @unchecked Sendable {
     /// Why the spool keeps lines in memory (nil when it spools to a file).
     public private(set) var fallbackReason: String?
     private static let flushSize = 1 << 16
+    private let appendLock = Mutex(())
 
     /// Lines appended so far.
     public var count: Int { entries.count }
@@ -63,6 +66,10 @@ public final class LineSpool: @unchecked Sendable {
     }
 
     public func append(bytes: UnsafeRawBufferPointer, major: Int, key: Int) {
+        appendLock.withLock { _ in appendLocked(bytes: bytes, major: major, key: key) }
+    }
+
+    private func appendLocked(bytes: UnsafeRawBufferPointer, major: Int, key: Int) {
         let offset = fd >= 0 ? written + Int64(buffer.count) : Int64(memory.count)
         entries.append(Entry(major: Int32(truncatingIfNeeded: major), length: Int32(truncatingIfNeeded: bytes.count),
                              key: Int64(key), offset: offset))

@@ -23,7 +23,7 @@ struct CaptureOptions: ParsableArguments {
     @Option(help: "Record reader: native (buffered walker, default) or libpcap (pcap_next_ex).")
     var reader: String = "native"
 
-    @Option(help: "Threads for the flow views: 1, or 2 to read and decode beside the flow stage (default: 2 when the machine has 2 cores; same output). `packets` always uses one.")
+    @Option(help: "Threads for the views: 1, or 2 to read and decode beside the flow stage (default: 2 when the machine has 2 cores; same output). `flows` uses N threads as N shards of the flow table (same rows unless a global cap binds). `packets` always uses one.")
     var threads: Int = defaultThreads
 
     func engine() throws -> CaptureEngine {
