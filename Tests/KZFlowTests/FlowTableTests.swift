@@ -210,11 +210,12 @@ struct NullCountingSink: FlowEventSink {
         }
         table.finish(into: &sink)
         #expect(table.stats.retainedBytes == 0)
-        // Early flows compared their retransmission (within their 512-byte ring); later ones could not.
-        #expect(sink.closed[0].forward.retransmittedBytes == 512)
-        #expect(sink.closed[0].forward.uncheckedOverlapBytes == 88)
-        #expect(sink.closed[3].forward.retransmittedBytes == 0)
-        #expect(sink.closed[3].forward.uncheckedOverlapBytes == 600)
+        // Early flows compared their retransmission within their 512-byte ring (the last 512 bytes) and the 64-byte
+        // stream head every direction keeps; later ones only within the head.
+        #expect(sink.closed[0].forward.retransmittedBytes == 512 + 64)
+        #expect(sink.closed[0].forward.uncheckedOverlapBytes == 88 - 64)
+        #expect(sink.closed[3].forward.retransmittedBytes == 64)
+        #expect(sink.closed[3].forward.uncheckedOverlapBytes == 600 - 64)
     }
 
     /// `keepSegmentRecords = false` (the `flows` view) drops only the segment records: every other field of every

@@ -278,14 +278,95 @@ import KZWire
         let sink = run([w.tcp(fromClient: true, [.syn], seq: 100), w.tcp(fromClient: false, [.syn, .ack], seq: 9, ack: 101),
                         w.tcp(fromClient: true, [.ack], seq: 101, ack: 10, payload: bytes("AAAA")),
                         w.tcp(fromClient: true, [.ack], seq: 101, ack: 10, payload: bytes("AXAA")),
-                        w.tcp(fromClient: true, [.ack], seq: 105, ack: 10, payload: bytes("BBBBBBBB")),
-                        w.tcp(fromClient: true, [.ack], seq: 113, ack: 10, payload: bytes("CCCC")),
-                        w.tcp(fromClient: true, [.ack], seq: 113, ack: 10, payload: bytes("CXCC"))], limits: limits)
-        // Inside the prefix the conflict is found; past it the ring was released.
+                        w.tcp(fromClient: true, [.ack], seq: 105, ack: 10, payload: bytes(String(repeating: "B", count: 72))),
+                        w.tcp(fromClient: true, [.ack], seq: 177, ack: 10, payload: bytes("CCCC")),
+                        w.tcp(fromClient: true, [.ack], seq: 177, ack: 10, payload: bytes("CXCC"))], limits: limits)
+        // Inside the prefix the conflict is found; past it the ring was released (and offset 76 is past the 64-byte
+        // head every stream keeps).
         #expect(sink.conflicts.count == 1)
         #expect(sink.conflicts.first?.offset == 0)
         let r = try #require(sink.closed.first)
         #expect(r.forward.uncheckedOverlapBytes == 4)
-        #expect(sink.text(.forward) == "AAAABBBBBBBBCCCC")
+        #expect(sink.text(.forward) == "AAAA" + String(repeating: "B", count: 72) + "CCCC")
+    }
+}
+
+/// The first 64 delivered bytes of each direction are kept whatever the retained-byte budget, so the injection race
+/// at the start of a stream is found on a capture whose budget is spent.
+@Suite struct StreamHeadTests {
+    static func noBudget() -> FlowLimits {
+        var l = FlowLimits()
+        l.maxRetainedBytesTotal = 0
+        return l
+    }
+
+    func handshake(_ w: inout Wire) -> [TestPacket] {
+        [w.tcp(fromClient: true, [.syn], seq: 100), w.tcp(fromClient: false, [.syn, .ack], seq: 500, ack: 101),
+         w.tcp(fromClient: true, [.ack], seq: 101, ack: 501)]
+    }
+
+    @Test func forgedResponseAheadOfTheRealOneIsFoundWithoutARing() throws {
+        var w = Wire()
+        let forged = "HTTP/1.1 302 Found\r\nLocation: http://warning.example/\r\n\r\n"
+        let real = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 1000\r\n\r\n" + String(repeating: "x", count: 200)
+        let sink = run(handshake(&w) + [
+            w.tcp(fromClient: false, [.ack, .psh, .fin], seq: 501, ack: 101, payload: bytes(forged), ttl: 118),
+            w.tcp(fromClient: false, [.ack, .psh], seq: 501, ack: 101, payload: bytes(real)),
+        ], limits: Self.noBudget())
+        let c = try #require(sink.conflicts.first)
+        #expect(sink.conflicts.count == 1)
+        #expect(c.firstFrame == 4 && c.secondFrame == 5)
+        #expect(c.offset == 0)
+        // Compared: the forged bytes, all inside the 64-byte head (the rest of the real segment is new data past FIN).
+        #expect(c.length == forged.utf8.count)
+        #expect(c.firstDifference == 9)
+        #expect(c.firstBytes.prefix(3) == [UInt8]("302".utf8)[...])
+        #expect(c.secondBytes.prefix(3) == [UInt8]("200".utf8)[...])
+        let r = try #require(sink.closed.first)
+        #expect(r.reverse.uncheckedOverlapBytes == 0)
+    }
+
+    @Test func overlapPastTheHeadStaysUncheckedWithoutARing() throws {
+        var w = Wire()
+        let first = String(repeating: "a", count: 100)
+        var second = Array(first.utf8)
+        second[10] = UInt8(ascii: "B")   // inside the head: found
+        second[80] = UInt8(ascii: "C")   // past it: not comparable
+        let sink = run(handshake(&w) + [
+            w.tcp(fromClient: true, [.ack, .psh], seq: 101, ack: 501, payload: bytes(first)),
+            w.tcp(fromClient: true, [.ack, .psh], seq: 101, ack: 501, payload: second),
+            w.tcp(fromClient: true, [.ack, .psh], seq: 171, ack: 501, payload: Array(second[70...])),
+        ], limits: Self.noBudget())
+        #expect(sink.conflicts.count == 1)
+        let c = try #require(sink.conflicts.first)
+        #expect(c.offset == 0 && c.length == 64 && c.firstDifference == 10 && c.differingBytes == 1)
+        let r = try #require(sink.closed.first)
+        // 36 bytes of the second copy and all 30 of the third lie past the head.
+        #expect(r.forward.uncheckedOverlapBytes == 36 + 30)
+    }
+
+    @Test func headAndRingTogetherCheckBothEnds() throws {
+        // A ring of 256 bytes (the smallest) keeps the last 256 delivered bytes; the head keeps the first 64. A copy of
+        // the whole 400-byte stream is checked at both ends and unchecked in between.
+        var limits = FlowLimits()
+        limits.retainedBytesPerDirection = 256
+        var w = Wire()
+        let original = (0..<400).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var copy = original
+        copy[5] ^= 0xff      // in the head
+        copy[100] ^= 0xff    // between head and ring: unchecked
+        copy[390] ^= 0xff    // in the ring
+        let sink = run(handshake(&w) + [
+            w.tcp(fromClient: true, [.ack, .psh], seq: 101, ack: 501, payload: Array(original[..<200])),
+            w.tcp(fromClient: true, [.ack, .psh], seq: 301, ack: 501, payload: Array(original[200...])),
+            w.tcp(fromClient: true, [.ack, .psh], seq: 101, ack: 501, payload: copy),
+        ], limits: limits)
+        let c = try #require(sink.conflicts.first)
+        #expect(sink.conflicts.count == 1)
+        #expect(c.differingBytes == 2)
+        #expect(c.firstDifference == 5)
+        #expect(c.offset == 0 && c.length == 400)
+        let r = try #require(sink.closed.first)
+        #expect(r.forward.uncheckedOverlapBytes == 400 - 64 - 256)
     }
 }

@@ -28,6 +28,22 @@ let hostileCorpusDir: String? = {
     return nil
 }()
 
+/// Corpus captures (paths relative to the corpus) smaller than `maxBytes`, sorted, thinned to every k-th so about
+/// `count` remain. nil when the corpus is absent.
+func corpusSample(under maxBytes: Int, about count: Int) throws -> (dir: String, files: [String])? {
+    guard let corpus = hostileCorpusDir else { return nil }
+    let manifest = try String(contentsOfFile: corpus + "/MANIFEST.tsv", encoding: .utf8)
+    var files: [String] = []
+    for line in manifest.split(separator: "\n").dropFirst() {
+        let c = line.split(separator: "\t", omittingEmptySubsequences: false)
+        guard c.count > 8, let size = Int(c[6]), size < maxBytes else { continue }
+        files.append(String(c[0]))
+    }
+    files.sort()
+    let sample = stride(from: 0, to: files.count, by: max(1, files.count / count)).map { files[$0] }
+    return (corpus, sample)
+}
+
 /// A scratch directory for mutants, removed by the caller.
 func hostileTempDir(_ tag: String) throws -> URL {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("kz-hostile-\(tag)-\(getpid())")

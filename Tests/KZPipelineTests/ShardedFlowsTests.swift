@@ -56,19 +56,10 @@ import Testing
     }
 
     @Test func corpusSampleGivesTheSameRowsOnTwoShards() throws {
-        guard let corpus = hostileCorpusDir else {
+        guard let (corpus, sample) = try corpusSample(under: 8_000_000, about: 80) else {
             print("sharded flows: ../shared/corpus not found; corpus comparison NOT run (lab comparison still ran)")
             return
         }
-        let manifest = try String(contentsOfFile: corpus + "/MANIFEST.tsv", encoding: .utf8)
-        var files: [String] = []
-        for line in manifest.split(separator: "\n").dropFirst() {
-            let c = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard c.count > 8, let size = Int(c[6]), size < 8_000_000 else { continue }
-            files.append(String(c[0]))
-        }
-        files.sort()
-        let sample = stride(from: 0, to: files.count, by: max(1, files.count / 80)).map { files[$0] }
         #expect(sample.count >= 70)
         var rows = 0
         for f in sample {

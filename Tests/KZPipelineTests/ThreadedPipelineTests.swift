@@ -33,19 +33,10 @@ import Testing
     /// Real captures of every kind: the censorship set, fragments, tunnels, damaged files (the error must be the same
     /// too, and so must every frame's accounting).
     @Test func corpusSampleGivesTheSameReportOnTwoThreads() throws {
-        guard let corpus = hostileCorpusDir else {
+        guard let (corpus, sample) = try corpusSample(under: 3_000_000, about: 60) else {
             print("threaded pipeline: ../shared/corpus not found; corpus comparison NOT run (lab comparison still ran)")
             return
         }
-        let manifest = try String(contentsOfFile: corpus + "/MANIFEST.tsv", encoding: .utf8)
-        var files: [String] = []
-        for line in manifest.split(separator: "\n").dropFirst() {
-            let c = line.split(separator: "\t", omittingEmptySubsequences: false)
-            guard c.count > 8, let size = Int(c[6]), size < 3_000_000 else { continue }
-            files.append(String(c[0]))
-        }
-        files.sort()
-        let sample = stride(from: 0, to: files.count, by: max(1, files.count / 60)).map { files[$0] }
         #expect(sample.count >= 50)
         for f in sample {
             let path = "\(corpus)/\(f)"
