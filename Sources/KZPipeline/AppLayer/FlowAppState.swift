@@ -60,10 +60,14 @@ final class FlowAppState {
     private var tls: TLSParsers?
     private var seen: TLSSeen?
     private var dnsFramers: [DNSOverTCPFramer] = []
+    /// Every request and response as parsed (full state only: the views print them).
     var httpRequests: [HTTPRequest] = []
     var httpResponses: [HTTPResponse] = []
-    /// Block-page facts of `httpResponses[i]`, taken when the response completed (lean mode with signatures).
-    var httpResponseFacts: [HTTPBodyFacts?] = []
+    /// Lean state keeps each request and final response in its detector form from the moment it completes: no
+    /// header list, version, hashes or body of a request; no reason, version or raw hash of a response, and no interim
+    /// (1xx) response at all. A keep-alive connection that stays open to the end then costs its messages' events.
+    private var requestEvents: [HTTPRequestEvent] = []
+    private var responseEvents: [HTTPResponseEvent] = []
     var alerts: [TLSAlert] = []
     var anomalies: [ProtocolAnomaly] = []
     let config: Config
@@ -76,26 +80,43 @@ final class FlowAppState {
         self.config = config
     }
 
+    /// Keeps a parser anomaly; only its name and frame are read (`PipelineSink.flowClosed`), so lean state drops the
+    /// text.
+    private func note(_ a: ProtocolAnomaly) {
+        var a = a
+        if config.lean { a.detail = "" }
+        anomalies.append(a)
+    }
+
     private func keep(_ r: HTTPRequest) {
-        var r = r
-        if config.lean { r.body.captured = [] }
-        httpRequests.append(r)
+        if config.lean {
+            requestEvents.append(HTTPRequestEvent(frame: r.firstFrame, method: r.method, target: r.target, host: r.host))
+        } else {
+            httpRequests.append(r)
+        }
     }
 
     private func keep(_ r: HTTPResponse) {
-        var r = r
-        var facts: HTTPBodyFacts?
-        if config.lean {
-            if config.detect, let db = config.signatures {
-                facts = BlockPageDetector.bodyFacts(body: r.body.captured,
-                                                    headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
-                                                    status: r.status, signatures: db,
-                                                    bodySHA256: r.body.truncated ? nil : r.body.sha256)
-            }
-            if facts != nil || !config.detect { r.body.captured = [] }
+        guard config.lean else {
+            httpResponses.append(r)
+            return
         }
-        httpResponses.append(r)
-        httpResponseFacts.append(facts)
+        guard !r.isInterim else { return }
+        let headers = r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) }
+        var facts: HTTPBodyFacts?
+        if config.detect, let db = config.signatures {
+            facts = BlockPageDetector.bodyFacts(body: r.body.captured, headers: headers, status: r.status,
+                                                signatures: db, bodySHA256: r.body.truncated ? nil : r.body.sha256)
+        }
+        responseEvents.append(Self.event(r, headers: headers,
+                                         body: facts != nil || !config.detect ? [] : r.body.captured, facts: facts))
+    }
+
+    /// The detector form of a final response.
+    private static func event(_ r: HTTPResponse, headers: [KZDetect.HTTPHeader], body: [UInt8],
+                              facts: HTTPBodyFacts?) -> HTTPResponseEvent {
+        HTTPResponseEvent(firstFrame: r.firstFrame, lastFrame: r.lastFrame, status: r.status, headers: headers,
+                          body: body, bodySHA256: r.body.sha256, complete: r.complete, bodyFacts: facts)
     }
 
     /// Bodies are kept (decoded) up to 16 KiB each until the flow's event: several times the largest block page in
@@ -138,7 +159,7 @@ final class FlowAppState {
             dnsFramers[i].feed(bytes, frame: frame)
             while let m = dnsFramers[i].next() {
                 let r = DNSMessage.parse(m.message)
-                anomalies.append(contentsOf: r.anomalies)
+                for a in r.anomalies { note(a) }
                 if let msg = r.message { dns(msg, forward, m.lastFrame) }
             }
         default:
@@ -170,7 +191,7 @@ final class FlowAppState {
                     keep(r)
                     h.response.noteRequestMethod(r.method)
                 case .response(let r): keep(r)
-                case .anomaly(let a): anomalies.append(a)
+                case .anomaly(let a): note(a)
                 }
             }
         } else {
@@ -179,7 +200,7 @@ final class FlowAppState {
                 switch e {
                 case .response(let r): keep(r)
                 case .request(let r): keep(r)
-                case .anomaly(let a): anomalies.append(a)
+                case .anomaly(let a): note(a)
                 }
             }
         }
@@ -210,7 +231,7 @@ final class FlowAppState {
                     let seen = tlsSeen()
                     if seen.chain == nil { seen.chain = c }
                 case .alert(let a): alerts.append(a)
-                case .anomaly(let a): anomalies.append(a)
+                case .anomaly(let a): note(a)
                 default: break
                 }
             }
@@ -226,13 +247,11 @@ final class FlowAppState {
 
     /// The detector view of what was parsed.
     func detectorHTTP() -> ([HTTPRequestEvent], [HTTPResponseEvent]) {
+        if config.lean { return (requestEvents, responseEvents) }
         let reqs = httpRequests.map { HTTPRequestEvent(frame: $0.firstFrame, method: $0.method, target: $0.target, host: $0.host) }
-        let resps = httpResponses.indices.filter { !httpResponses[$0].isInterim }.map { i in
-            let r = httpResponses[i]
-            return HTTPResponseEvent(firstFrame: r.firstFrame, lastFrame: r.lastFrame, status: r.status,
-                                     headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
-                                     body: r.body.captured, bodySHA256: r.body.sha256, complete: r.complete,
-                                     bodyFacts: httpResponseFacts[i])
+        let resps = httpResponses.filter { !$0.isInterim }.map { r in
+            Self.event(r, headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
+                       body: r.body.captured, facts: nil)
         }
         return (reqs, resps)
     }
