@@ -566,6 +566,8 @@ public struct HTTPStreamParser {
                                                  lastFrame: lastFrame, complete: complete)))
             responseCount += 1
         }
+        // The event owns the message now: a live connection's parser keeps no copy of its last headers.
+        pending = Pending()
         if state != .dead { state = .head }
         head = []
     }
