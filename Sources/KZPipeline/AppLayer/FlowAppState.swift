@@ -30,19 +30,31 @@ final class FlowAppState {
         }
     }
 
-    /// What the TLS parsers saw (allocated with the first hello, certificate or alert).
+    /// What the TLS parsers saw (full state; allocated with the first hello or certificate).
     final class TLSSeen {
         var clientHello: TLSClientHello?
         var serverHello: TLSServerHello?
         var chain: TLSCertificateChain?
     }
 
+    /// What the detectors read of a TLS handshake (lean state; allocated with the first hello or certificate): the
+    /// first hello's and certificate message's frames, the server name, the negotiated version and the certificate
+    /// summaries, without the hello and chain values they came from.
+    final class TLSFacts {
+        var clientHelloFrame: Int?
+        var sni: String?
+        var serverHelloFrame: Int?
+        var negotiatedVersion: UInt16?
+        var isTLS13 = false
+        var certificateFrame: Int?
+        var certificates: [CertificateEvent] = []
+    }
+
     /// Shared by every flow of a capture.
     final class Config: Sendable {
-        /// Keep only what the detectors read (the views need everything). Request bodies are dropped, a response's
-        /// body is reduced to its block-page facts as soon as the response completes, and TLS hellos keep their
-        /// frames, versions and server name but not their extension lists. A live flow then costs its parsers'
-        /// in-progress state, not every message it carried.
+        /// Keep only what the detectors read (the views need everything). Each HTTP message is kept in its detector
+        /// form as it completes (a response's body reduced to its block-page facts), and a TLS handshake as
+        /// `TLSFacts`. A live flow then costs its parsers' in-progress state, not every message it carried.
         let lean: Bool
         let signatures: SignatureDatabase?
         /// False when no detector runs (the flow and DNS views): lean state then drops bodies without judging them.
@@ -59,6 +71,7 @@ final class FlowAppState {
     private var http: HTTPParsers?
     private var tls: TLSParsers?
     private var seen: TLSSeen?
+    private var facts: TLSFacts?
     private var dnsFramers: [DNSOverTCPFramer] = []
     /// Every request and response as parsed (full state only: the views print them).
     var httpRequests: [HTTPRequest] = []
@@ -212,18 +225,31 @@ final class FlowAppState {
             let events = side == 0 ? t.client.takeEvents() : t.server.takeEvents()
             for e in events {
                 switch e {
-                case .clientHello(var h):
-                    let seen = tlsSeen()
-                    if seen.clientHello == nil {
-                        if config.lean { h.dropDetail() }
-                        seen.clientHello = h
+                case .clientHello(let h) where config.lean:
+                    let f = tlsFacts()
+                    if f.clientHelloFrame == nil {
+                        f.clientHelloFrame = h.firstFrame
+                        f.sni = h.serverName
                     }
-                case .serverHello(var h):
-                    let seen = tlsSeen()
-                    if seen.serverHello == nil {
-                        if config.lean { h.dropDetail() }
-                        seen.serverHello = h
+                case .serverHello(let h) where config.lean:
+                    let f = tlsFacts()
+                    if f.serverHelloFrame == nil {
+                        f.serverHelloFrame = h.firstFrame
+                        f.negotiatedVersion = h.negotiatedVersion
+                        f.isTLS13 = h.isTLS13
                     }
+                case .certificate(let c) where config.lean:
+                    let f = tlsFacts()
+                    if f.certificateFrame == nil {
+                        f.certificateFrame = c.firstFrame
+                        f.certificates = Self.certificateEvents(c)
+                    }
+                case .clientHello(let h):
+                    let seen = tlsSeen()
+                    if seen.clientHello == nil { seen.clientHello = h }
+                case .serverHello(let h):
+                    let seen = tlsSeen()
+                    if seen.serverHello == nil { seen.serverHello = h }
                 case .certificate(var c):
                     // Everything downstream uses the summary (names, dates, hashes); the DER would stay in memory
                     // until the flow ends, for every live TLS flow.
@@ -245,6 +271,23 @@ final class FlowAppState {
         return s
     }
 
+    private func tlsFacts() -> TLSFacts {
+        if let f = facts { return f }
+        let f = TLSFacts()
+        facts = f
+        return f
+    }
+
+    /// The detector form of a certificate chain's summaries.
+    private static func certificateEvents(_ chain: TLSCertificateChain?) -> [CertificateEvent] {
+        (chain?.certificates ?? []).map { c in
+            CertificateEvent(subject: c.subject ?? "", issuer: c.issuer ?? "", subjectCN: c.subjectCN, issuerCN: c.issuerCN,
+                             serialHex: c.serialHex ?? "", notBefore: c.notBefore ?? "", notAfter: c.notAfter ?? "",
+                             sans: c.sanDNSNames + c.sanIPAddresses, sha256: c.sha256, sha1: c.sha1,
+                             spkiSHA256: c.spkiSHA256 ?? "")
+        }
+    }
+
     /// The detector view of what was parsed.
     func detectorHTTP() -> ([HTTPRequestEvent], [HTTPResponseEvent]) {
         if config.lean { return (requestEvents, responseEvents) }
@@ -257,16 +300,18 @@ final class FlowAppState {
     }
 
     func detectorTLS() -> KZDetect.TLSEvent? {
-        guard app == .tls || clientHello != nil else { return nil }
-        let certs = (chain?.certificates ?? []).map { c in
-            CertificateEvent(subject: c.subject ?? "", issuer: c.issuer ?? "", subjectCN: c.subjectCN, issuerCN: c.issuerCN,
-                             serialHex: c.serialHex ?? "", notBefore: c.notBefore ?? "", notAfter: c.notAfter ?? "",
-                             sans: c.sanDNSNames + c.sanIPAddresses, sha256: c.sha256, sha1: c.sha1,
-                             spkiSHA256: c.spkiSHA256 ?? "")
+        if config.lean {
+            guard app == .tls || facts?.clientHelloFrame != nil else { return nil }
+            return KZDetect.TLSEvent(clientHelloFrame: facts?.clientHelloFrame, sni: facts?.sni,
+                                     serverHelloFrame: facts?.serverHelloFrame,
+                                     negotiatedVersion: facts?.negotiatedVersion, certificateFrame: facts?.certificateFrame,
+                                     chain: facts?.certificates ?? [], alertFrames: alerts.map(\.frame),
+                                     isTLS13: facts?.isTLS13 ?? false)
         }
+        guard app == .tls || clientHello != nil else { return nil }
         return KZDetect.TLSEvent(clientHelloFrame: clientHello?.firstFrame, sni: clientHello?.serverName,
                                  serverHelloFrame: serverHello?.firstFrame, negotiatedVersion: serverHello?.negotiatedVersion,
-                                 certificateFrame: chain?.firstFrame, chain: certs, alertFrames: alerts.map(\.frame),
-                                 isTLS13: serverHello?.isTLS13 ?? false)
+                                 certificateFrame: chain?.firstFrame, chain: Self.certificateEvents(chain),
+                                 alertFrames: alerts.map(\.frame), isTLS13: serverHello?.isTLS13 ?? false)
     }
 }
