@@ -1,4 +1,5 @@
 import ArgumentParser
+import KZPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,7 +22,7 @@ struct KZForensics: ParsableCommand {
 @main
 enum Main {
     static func main() {
-        fixMallocMmapThreshold()
+        MallocTuning.fixMmapThreshold()
         do {
             var command = try KZForensics.parseAsRoot()
             try command.run()
@@ -35,21 +36,6 @@ enum Main {
             exit(code.rawValue)
         }
     }
-}
-
-/// Fixes glibc's mmap threshold at 128 KiB (its initial value). By default glibc raises the threshold to the size of
-/// every mmapped block that is freed (up to 32 MiB), so once a large array has grown and been released, later arrays of
-/// that size come from the heap, where freed ones leave holes that are never returned: on the 1 GiB reference capture
-/// `analyze` peaked about 21 MiB higher (259 vs 238 MiB RSS), for the same run time. Setting the threshold explicitly
-/// turns the adjustment off (mallopt(3), M_MMAP_THRESHOLD).
-/// (`mallopt` is looked up at run time: Glibc's Swift module does not import `<malloc.h>`.)
-func fixMallocMmapThreshold() {
-    #if canImport(Glibc)
-    typealias MallOpt = @convention(c) (Int32, Int32) -> Int32
-    let mmapThreshold: Int32 = -3   // M_MMAP_THRESHOLD in <malloc.h>
-    guard let handle = dlopen(nil, RTLD_NOW), let sym = dlsym(handle, "mallopt") else { return }
-    _ = unsafeBitCast(sym, to: MallOpt.self)(mmapThreshold, 128 * 1024)
-    #endif
 }
 
 /// A fatal problem the CLI reports in one line (no stack trace) with exit status 1.
