@@ -49,6 +49,10 @@ public struct DNSTransactionTracker {
     private var pending: [Waiting] = []
     /// The transports seen ("udp", "tcp"), indexed by `Waiting.transport`.
     private var transports: [String] = []
+    /// Answer lists and their TTLs repeat across transactions (every client asking for a name gets the same set):
+    /// waiting transactions share one copy of each.
+    private var answerSets = SharingPool<[String]>()
+    private var ttlSets = SharingPool<[UInt32]>()
     private var head = 0
     private var ready: [DNSTransactionEvent] = []
     private var base = 0
@@ -167,6 +171,10 @@ public struct DNSTransactionTracker {
                 case .cname(let s): answers.append("CNAME \(s)"); ttls.append(rr.ttl)
                 default: break
                 }
+            }
+            if !answers.isEmpty {
+                answers = answerSets.shared(answers)
+                ttls = ttlSets.shared(ttls)
             }
             pending[idx - base].responses.append(DNSResponseEvent(
                 frame: c.frame, time: c.time, source: c.src, ttl: c.ttl, ipID: c.ipID, df: c.df, rcode: m.header.rcode,
