@@ -20,7 +20,14 @@
 /// Upper case when the originator sent it, lower case for the responder. `a`, `d`, `i`, `q` (and `x`, `^`) at most once
 /// per direction; `s`, `h`, `f`, `r` again whenever the sequence number differs from the last packet with the same
 /// flag; `c`, `g`, `t`, `w` logarithmically (1st, 10th, 100th… occurrence).
+///
+/// 80 bytes per flow: the vectors come first (no padding before them), and each threshold is kept as its exponent.
 @usableFromInline struct ConnHistory: Sendable {
+    /// Counters for c, g, t, w per direction (index = kind * 2 + direction).
+    var counts = SIMD8<UInt32>(repeating: 0)
+    /// The next letter of `counts[i]` is written when it reaches `thresholdPowers[exponents[i]]` (10^k in UInt32
+    /// arithmetic, as a threshold multiplied by 10 at each letter would be).
+    var exponents = SIMD8<UInt8>(repeating: 0)
     @usableFromInline var letters: [UInt8] = []
     /// Bits of letters already seen once: bit (letter index) + 16 for the responder.
     @usableFromInline var seen: UInt32 = 0
@@ -28,10 +35,13 @@
     var lastSYN: (UInt32, UInt32) = (0, 0)
     var lastFIN: (UInt32, UInt32) = (0, 0)
     var lastRST: (UInt32, UInt32) = (0, 0)
-    /// Counters and thresholds for c, g, t, w per direction (index = kind * 2 + direction).
-    var counts = SIMD8<UInt32>(repeating: 0)
-    var thresholds = SIMD8<UInt32>(repeating: 1)
     static let maxLetters = 64
+    /// 10^k wrapped to 32 bits, k = 0...32 (from 10^32 on it is 0: 2^32 divides 10^k).
+    static let thresholdPowers: [UInt32] = {
+        var p: [UInt32] = [1]
+        for _ in 0..<32 { p.append(p[p.count - 1] &* 10) }
+        return p
+    }()
 
     @usableFromInline enum Once: Int { case a = 0, d, i, q, s, h, f, r, x, flip }
     @usableFromInline enum Scaled: Int { case c = 0, g, t, w }
@@ -65,8 +75,9 @@
     mutating func scaled(_ kind: Scaled, _ upper: UInt8, _ orig: Bool) {
         let i = kind.rawValue * 2 + (orig ? 0 : 1)
         counts[i] &+= 1
-        if counts[i] == thresholds[i] {
-            thresholds[i] = thresholds[i] &* 10
+        let e = exponents[i]
+        if counts[i] == Self.thresholdPowers[Int(e)] {
+            if e < 32 { exponents[i] = e + 1 }
             add(upper, orig)
         }
     }

@@ -72,6 +72,8 @@ public enum FlowAnomaly: String, Sendable, Hashable, CaseIterable, Codable {
     var peakBuffered = 0
     var retained = 0
     var segmentRecords = 0
+    /// Where the live flows' segment records are kept (`SegmentLog`).
+    var segments = SegmentStore()
     var bufferCapHits = 0
     var truncatedBytes = 0
 }

@@ -84,8 +84,9 @@ import KZWire
 
         let rec = SegmentRecord(p, ip, t, direction: direction, payload: segLen)
         if limits.keepSegmentRecords {
-            budget.segmentRecords &+= e.log.append(rec, limits: limits,
-                                                   allowGrowth: budget.segmentRecords < limits.maxSegmentRecordsTotal)
+            let allow = budget.segmentRecords < limits.maxSegmentRecordsTotal
+            let added = e.log.append(rec, limits: limits, allowGrowth: allow, store: &budget.segments)
+            budget.segmentRecords &+= added
         }
         sink.tcpSegment(flow, rec)
 
@@ -308,13 +309,21 @@ import KZWire
             tcp!.rev.stream.close(frame: lastFrame, direction: .reverse, flow: context, notes: &notes,
                                   budget: &budget, limits: limits, sink: &sink)
         }
-        if let tcp { budget.segmentRecords &-= tcp.fwd.log.held + tcp.rev.log.held }
+        var segments: ([SegmentRecord], [SegmentRecord]) = ([], [])
+        if var t = tcp {
+            budget.segmentRecords &-= t.fwd.log.held + t.rev.log.held
+            segments = (t.fwd.log.records(budget.segments), t.rev.log.records(budget.segments))
+            t.fwd.log.release(&budget.segments)
+            t.rev.log.release(&budget.segments)
+            tcp = t
+        }
         return FlowRecord(
             id: context.id, key: context.key, originator: context.originator, responder: context.responder,
             roleSource: context.roleSource, firstTimestamp: firstTimestamp,
             lastTimestamp: Timestamp(nanoseconds: lastNanos, digits: lastDigits), firstFrame: firstFrame,
             lastFrame: lastFrame,
-            directions: [fwd.summary(tcp?.fwd ?? .absent), rev.summary(tcp?.rev ?? .absent)], connState: connState(tcp),
+            directions: [fwd.summary(tcp?.fwd ?? .absent, segments: segments.0),
+                         rev.summary(tcp?.rev ?? .absent, segments: segments.1)], connState: connState(tcp),
             history: notes.history.string, anomalies: notes.anomalyCounts, handshake: tcp?.handshake ?? HandshakeTiming(),
             overlapConflicts: notes.conflicts, overlapConflictCount: notes.conflictCount, gaps: notes.gaps,
             gapCount: notes.gapCount, closeReason: reason)

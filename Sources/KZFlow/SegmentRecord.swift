@@ -54,60 +54,74 @@ public struct SegmentRecord: Sendable, Hashable, Codable {
 }
 
 /// Bounded per-direction log of segment records: the first `head`, a ring of the last `tail`, and control segments
-/// (SYN/FIN/RST) after the head up to `control`. Storage is reserved once per flow; appends do not allocate afterwards.
+/// (SYN/FIN/RST) after the head up to `control`. The records live, packed, in the table's `SegmentStore`; the log
+/// holds its three chunk lists and must be released into the store when the flow closes. A record 2^31 frames or more
+/// away from the log's first is counted as dropped (it cannot be packed).
 @usableFromInline struct SegmentLog: Sendable {
-    var head: [SegmentRecord] = []
-    var tail: [SegmentRecord] = []
-    var tailNext = 0
-    var control: [SegmentRecord] = []
+    var head = ChunkList()
+    var tail = ChunkList()
+    var control = ChunkList()
+    var tailNext: Int32 = 0
     var dropped = 0
+    /// Frame of the first record (the packed records' frames count from it).
+    var base: FrameNumber = -1
     /// Records currently held (for the global budget).
-    var held: Int { head.count + tail.count + control.count }
+    var held: Int { Int(head.count + tail.count + control.count) }
 
     /// Appends; returns +1 when one more record is held, 0 otherwise. `allowGrowth` false when the global budget is
     /// exhausted.
     @inline(__always)
-    mutating func append(_ r: SegmentRecord, limits: FlowLimits, allowGrowth: Bool) -> Int {
-        if head.count < limits.segmentHead {
+    mutating func append(_ r: SegmentRecord, limits: FlowLimits, allowGrowth: Bool, store: inout SegmentStore) -> Int {
+        if base < 0 { base = r.frame }
+        guard let p = PackedSegment(r, base: base) else { dropped &+= 1; return 0 }
+        if Int(head.count) < limits.segmentHead {
             guard allowGrowth else { dropped &+= 1; return 0 }
-            if head.capacity == 0 { head.reserveCapacity(min(limits.segmentHead, 8)) }
-            head.append(r)
+            head.append(p, store: &store)
             return 1
         }
         var grew = 0
-        if r.isControl {
-            if control.count < limits.controlSegments && allowGrowth {
-                control.append(r)
+        if p.isControl {
+            if Int(control.count) < limits.controlSegments && allowGrowth {
+                control.append(p, store: &store)
                 return 1
             }
         }
         guard limits.segmentTail > 0 else { dropped &+= 1; return 0 }
-        if tail.count < limits.segmentTail {
+        if Int(tail.count) < limits.segmentTail {
             guard allowGrowth else { dropped &+= 1; return 0 }
-            if tail.capacity == 0 { tail.reserveCapacity(limits.segmentTail) }
-            tail.append(r)
+            tail.append(p, store: &store)
             grew = 1
         } else {
             // The record leaving the ring is dropped, unless it is a control segment that fits the control list.
-            let old = tail[tailNext]
-            if old.isControl && control.count < limits.controlSegments && allowGrowth {
-                control.append(old)
+            let slot = Int(tailNext)
+            let old = tail.get(slot, store)
+            if old.isControl && Int(control.count) < limits.controlSegments && allowGrowth {
+                control.append(old, store: &store)
                 grew = 1
             } else {
                 dropped &+= 1
             }
-            tail[tailNext] = r
-            tailNext = (tailNext + 1) % limits.segmentTail
+            tail.set(slot, p, store: &store)
+            tailNext = Int32((slot + 1) % limits.segmentTail)
         }
         return grew
     }
 
     /// All kept records ordered by frame.
-    func records() -> [SegmentRecord] {
-        var all = head
-        all.append(contentsOf: control)
-        all.append(contentsOf: tail)
+    func records(_ store: SegmentStore) -> [SegmentRecord] {
+        var all: [SegmentRecord] = []
+        all.reserveCapacity(held)
+        head.copy(into: &all, base: base, store)
+        control.copy(into: &all, base: base, store)
+        tail.copy(into: &all, base: base, store)
         all.sort { $0.frame < $1.frame }
         return all
+    }
+
+    /// Gives every record back to the store (the flow closed).
+    mutating func release(_ store: inout SegmentStore) {
+        head.release(&store)
+        tail.release(&store)
+        control.release(&store)
     }
 }

@@ -8,6 +8,25 @@ import KZWire
     var ipID: UInt32
 }
 
+/// Bytes delivered by one frame, for naming the frame of a later conflict: 16 bytes instead of 24, since delivered spans
+/// are kept for every live direction. A span whose frame is 2^31 frames or more from its direction's first is not kept
+/// (its conflicts then name frame 0, unknown).
+@usableFromInline struct DeliveredSpan: Sendable {
+    var offset: UInt64
+    var length: UInt32
+    var frameDelta: Int32
+
+    init?(offset: UInt64, length: Int, frame: FrameNumber, base: FrameNumber) {
+        let d = frame &- base
+        guard d >= Int(Int32.min), d <= Int(Int32.max), length >= 0, length <= Int(UInt32.max) else { return nil }
+        self.offset = offset
+        self.length = UInt32(length)
+        frameDelta = Int32(d)
+    }
+
+    var end: UInt64 { offset &+ UInt64(length) }
+}
+
 /// Out-of-order bytes waiting for the hole before them to fill. Only this path copies payload.
 @usableFromInline struct BufferedSegment: Sendable {
     var offset: UInt64
@@ -44,9 +63,11 @@ import KZWire
     /// Valid bytes in `head` (offsets `0..<headCount`).
     var headCount: UInt8 = 0
     static let headCapacity = 64
-    /// The last 16 delivered spans and their frames, for naming the first frame of a conflict.
-    var spans: [(offset: UInt64, end: UInt64, frame: FrameNumber)] = []
+    /// The last 16 delivered spans and their frames, for naming the first frame of a conflict; frames count from
+    /// `spanBase` (the first span's frame).
+    var spans: [DeliveredSpan] = []
     var spanNext = 0
+    var spanBase: FrameNumber = 0
     var retransmittedBytes = 0
     var missedBytes = 0
     var uncheckedBytes = 0
@@ -236,12 +257,15 @@ import KZWire
             ring = []
             retained = 0
         }
-        if spans.count < 16 {
-            if spans.capacity == 0 { spans.reserveCapacity(4) }   // most directions deliver a few segments
-            spans.append((nextOffset, nextOffset &+ UInt64(n), source.frame))
-        } else {
-            spans[spanNext] = (nextOffset, nextOffset &+ UInt64(n), source.frame)
-            spanNext = (spanNext + 1) & 15
+        if spans.isEmpty { spanBase = source.frame }
+        if let span = DeliveredSpan(offset: nextOffset, length: n, frame: source.frame, base: spanBase) {
+            if spans.count < 16 {
+                if spans.capacity == 0 { spans.reserveCapacity(4) }   // most directions deliver a few segments
+                spans.append(span)
+            } else {
+                spans[spanNext] = span
+                spanNext = (spanNext + 1) & 15
+            }
         }
         nextOffset &+= UInt64(n)
         nextSeq &+= UInt32(truncatingIfNeeded: n)
@@ -343,7 +367,7 @@ import KZWire
 
     /// Frame that delivered `offset`, when still remembered.
     func frameDelivering(_ offset: UInt64) -> FrameNumber {
-        for s in spans where s.offset <= offset && offset < s.end { return s.frame }
+        for s in spans where s.offset <= offset && offset < s.end { return spanBase &+ Int(s.frameDelta) }
         return 0
     }
 

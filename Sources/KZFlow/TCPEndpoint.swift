@@ -57,8 +57,9 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
         ipid.count &+= 1
     }
 
-    /// The direction's totals; `tcp` is its TCP half (`TCPHalf.absent` for other protocols).
-    func summary(_ tcp: TCPHalf) -> DirectionSummary {
+    /// The direction's totals; `tcp` is its TCP half (`TCPHalf.absent` for other protocols), `segments` its log's
+    /// records.
+    func summary(_ tcp: TCPHalf, segments: [SegmentRecord]) -> DirectionSummary {
         var d = DirectionSummary()
         d.packets = packets
         d.payloadBytes = payloadBytes
@@ -77,7 +78,7 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
         d.resets = tcp.resets
         d.fins = tcp.fins
         d.badChecksums = badChecksums
-        d.segments = tcp.log.records()
+        d.segments = segments
         d.segmentsDropped = tcp.log.dropped
         return d
     }

@@ -21,6 +21,8 @@ struct PipelineSink: FlowEventSink {
     var dnsQueryNames: Set<String> = []
     var events: [AnalysisEvent] = []
     var flowCounts = (tcp: 0, udp: 0, other: 0)
+    /// Flows closed since the heap was last trimmed (`MallocTuning.trim`).
+    var closedSinceTrim = 0
     var flowRows: [FlowRow] = []
     /// When set, each flow's row goes here as the flow closes instead of into `flowRows`.
     let flowRowHandler: FlowRowHandler?
@@ -119,6 +121,11 @@ struct PipelineSink: FlowEventSink {
     }
 
     mutating func flowClosed(_ flow: FlowContext, _ r: FlowRecord) {
+        closedSinceTrim += 1
+        if closedSinceTrim >= 4096 {
+            closedSinceTrim = 0
+            MallocTuning.trim()
+        }
         for a in r.anomalies { note(a.name, frame: a.firstFrame, count: a.count) }
         if views.contains(.flows) {
             if let h = flowRowHandler { h(capture, FlowRow(r)) } else { flowRows.append(FlowRow(r)) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import KZPipeline
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,6 +22,7 @@ struct KZForensics: ParsableCommand {
 @main
 enum Main {
     static func main() {
+        MallocTuning.fixMmapThreshold()
         do {
             var command = try KZForensics.parseAsRoot()
             try command.run()

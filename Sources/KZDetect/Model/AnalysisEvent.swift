@@ -3,7 +3,11 @@ import KZWire
 
 /// Everything a detector can see. KZPipeline converts flow-table and parser outputs into these owned values, so
 /// detectors depend on nothing but KZWire and KZSignatures and are unit-tested with synthetic events.
-public enum AnalysisEvent: Sendable {
+///
+/// Indirect: each payload lives in a box of its own size, so an array of events costs 8 bytes per event plus its
+/// payload, not the size of the largest case (a TCP flow's ~350 bytes) for every DNS transaction or UDP flow. At the
+/// end of a capture every open DNS transaction becomes an event at once.
+public indirect enum AnalysisEvent: Sendable {
     /// A whole TCP connection at its end (or at end of capture), with its segments and what the parsers saw in it.
     case tcpFlow(TCPFlowEvent)
     /// One DNS query with every response that matched it, in arrival order.

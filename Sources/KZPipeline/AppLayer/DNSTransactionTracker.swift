@@ -28,11 +28,31 @@ public struct DNSTransactionTracker {
     public let maxOpen: Int
     /// Seconds of capture time a transaction waits for responses before it is released.
     public let grace: Double
+    /// A transaction while it waits for responses: its key and what the event needs beyond it. The capture is the
+    /// tracker's, the transport an index into `transports`, and the query name as sent shares the key's storage when
+    /// it is already lower-case (almost always): with a grace period as long as a short capture, every query of the
+    /// capture waits here at once.
+    struct Waiting {
+        var key: Key
+        var qname: String
+        var resolver: IPAddress
+        var queryFrame: FrameNumber
+        var queryTime: Timestamp
+        var resolverPort: UInt16
+        var transport: Int32
+        var responses: [DNSResponseEvent]
+    }
+
     /// Open transactions by key → absolute index (`base + position in pending`).
     private var open: [Key: Int] = [:]
     /// Transactions in query order; `pending[head...]` are not yet released; `pending[i]` has absolute index `base + i`.
-    private var pending: [DNSTransactionEvent] = []
-    private var pendingKeys: [Key] = []
+    private var pending: [Waiting] = []
+    /// The transports seen ("udp", "tcp"), indexed by `Waiting.transport`.
+    private var transports: [String] = []
+    /// Answer lists and their TTLs repeat across transactions (every client asking for a name gets the same set):
+    /// waiting transactions share one copy of each.
+    private var answerSets = SharingPool<[String]>()
+    private var ttlSets = SharingPool<[UInt32]>()
     private var head = 0
     private var ready: [DNSTransactionEvent] = []
     private var base = 0
@@ -67,18 +87,28 @@ public struct DNSTransactionTracker {
     }
 
     private mutating func releaseHead() {
-        let key = pendingKeys[head]
-        if open[key] == base + head { open[key] = nil }
-        ready.append(pending[head])
+        let w = pending[head]
+        if open[w.key] == base + head { open[w.key] = nil }
+        ready.append(DNSTransactionEvent(capture: capture, client: w.key.client, clientPort: w.key.clientPort,
+                                         resolver: w.resolver, resolverPort: w.resolverPort,
+                                         transport: transports[Int(w.transport)], queryFrame: w.queryFrame,
+                                         queryTime: w.queryTime, id: w.key.id, qname: w.qname, qtype: w.key.qtype,
+                                         responses: w.responses))
         pending[head].responses = []
         head += 1
+    }
+
+    /// The index of `transport` in `transports`, adding it when new.
+    private mutating func transportIndex(_ transport: String) -> Int32 {
+        if let i = transports.firstIndex(of: transport) { return Int32(i) }
+        transports.append(transport)
+        return Int32(transports.count - 1)
     }
 
     /// Drops released entries from the front once they are half the buffer (amortised O(1) per transaction).
     private mutating func compact() {
         guard head > 0, head >= pending.count / 2 else { return }
         pending.removeFirst(head)
-        pendingKeys.removeFirst(head)
         base += head
         head = 0
     }
@@ -114,7 +144,8 @@ public struct DNSTransactionTracker {
         guard let q = m.questions.first else { return }
         release(upTo: c.time)
         if !m.header.isResponse {
-            let key = Key(client: c.src, clientPort: c.srcPort, id: m.header.id, qname: q.name.lowercased(), qtype: q.type)
+            let lower = q.name.lowercased()
+            let key = Key(client: c.src, clientPort: c.srcPort, id: m.header.id, qname: lower, qtype: q.type)
             if let idx = open[key], pending[idx - base].responses.isEmpty { return }   // retransmitted query: keep the first
             while open.count >= maxOpen && head < pending.count {
                 releaseHead()
@@ -122,11 +153,9 @@ public struct DNSTransactionTracker {
             }
             compact()
             open[key] = base + pending.count
-            pendingKeys.append(key)
-            pending.append(DNSTransactionEvent(capture: capture, client: c.src, clientPort: c.srcPort, resolver: c.dst,
-                                                    resolverPort: c.dstPort, transport: c.transport, queryFrame: c.frame,
-                                                    queryTime: c.time, id: m.header.id, qname: q.name, qtype: q.type,
-                                                    responses: []))
+            pending.append(Waiting(key: key, qname: lower == q.name ? lower : q.name, resolver: c.dst,
+                                   queryFrame: c.frame, queryTime: c.time, resolverPort: c.dstPort,
+                                   transport: transportIndex(c.transport), responses: []))
         } else {
             let key = Key(client: c.dst, clientPort: c.dstPort, id: m.header.id, qname: q.name.lowercased(), qtype: q.type)
             guard let idx = open[key] else {
@@ -142,6 +171,10 @@ public struct DNSTransactionTracker {
                 case .cname(let s): answers.append("CNAME \(s)"); ttls.append(rr.ttl)
                 default: break
                 }
+            }
+            if !answers.isEmpty {
+                answers = answerSets.shared(answers)
+                ttls = ttlSets.shared(ttls)
             }
             pending[idx - base].responses.append(DNSResponseEvent(
                 frame: c.frame, time: c.time, source: c.src, ttl: c.ttl, ipID: c.ipID, df: c.df, rcode: m.header.rcode,

@@ -30,19 +30,31 @@ final class FlowAppState {
         }
     }
 
-    /// What the TLS parsers saw (allocated with the first hello, certificate or alert).
+    /// What the TLS parsers saw (full state; allocated with the first hello or certificate).
     final class TLSSeen {
         var clientHello: TLSClientHello?
         var serverHello: TLSServerHello?
         var chain: TLSCertificateChain?
     }
 
+    /// What the detectors read of a TLS handshake (lean state; allocated with the first hello or certificate): the
+    /// first hello's and certificate message's frames, the server name, the negotiated version and the certificate
+    /// summaries, without the hello and chain values they came from.
+    final class TLSFacts {
+        var clientHelloFrame: Int?
+        var sni: String?
+        var serverHelloFrame: Int?
+        var negotiatedVersion: UInt16?
+        var isTLS13 = false
+        var certificateFrame: Int?
+        var certificates: [CertificateEvent] = []
+    }
+
     /// Shared by every flow of a capture.
     final class Config: Sendable {
-        /// Keep only what the detectors read (the views need everything). Request bodies are dropped, a response's
-        /// body is reduced to its block-page facts as soon as the response completes, and TLS hellos keep their
-        /// frames, versions and server name but not their extension lists. A live flow then costs its parsers'
-        /// in-progress state, not every message it carried.
+        /// Keep only what the detectors read (the views need everything). Each HTTP message is kept in its detector
+        /// form as it completes (a response's body reduced to its block-page facts), and a TLS handshake as
+        /// `TLSFacts`. A live flow then costs its parsers' in-progress state, not every message it carried.
         let lean: Bool
         let signatures: SignatureDatabase?
         /// False when no detector runs (the flow and DNS views): lean state then drops bodies without judging them.
@@ -59,11 +71,16 @@ final class FlowAppState {
     private var http: HTTPParsers?
     private var tls: TLSParsers?
     private var seen: TLSSeen?
+    private var facts: TLSFacts?
     private var dnsFramers: [DNSOverTCPFramer] = []
+    /// Every request and response as parsed (full state only: the views print them).
     var httpRequests: [HTTPRequest] = []
     var httpResponses: [HTTPResponse] = []
-    /// Block-page facts of `httpResponses[i]`, taken when the response completed (lean mode with signatures).
-    var httpResponseFacts: [HTTPBodyFacts?] = []
+    /// Lean state keeps each request and final response in its detector form from the moment it completes: no
+    /// header list, version, hashes or body of a request; no reason, version or raw hash of a response, and no interim
+    /// (1xx) response at all. A keep-alive connection that stays open to the end then costs its messages' events.
+    private var requestEvents: [HTTPRequestEvent] = []
+    private var responseEvents: [HTTPResponseEvent] = []
     var alerts: [TLSAlert] = []
     var anomalies: [ProtocolAnomaly] = []
     let config: Config
@@ -76,26 +93,43 @@ final class FlowAppState {
         self.config = config
     }
 
+    /// Keeps a parser anomaly; only its name and frame are read (`PipelineSink.flowClosed`), so lean state drops the
+    /// text.
+    private func note(_ a: ProtocolAnomaly) {
+        var a = a
+        if config.lean { a.detail = "" }
+        anomalies.append(a)
+    }
+
     private func keep(_ r: HTTPRequest) {
-        var r = r
-        if config.lean { r.body.captured = [] }
-        httpRequests.append(r)
+        if config.lean {
+            requestEvents.append(HTTPRequestEvent(frame: r.firstFrame, method: r.method, target: r.target, host: r.host))
+        } else {
+            httpRequests.append(r)
+        }
     }
 
     private func keep(_ r: HTTPResponse) {
-        var r = r
-        var facts: HTTPBodyFacts?
-        if config.lean {
-            if config.detect, let db = config.signatures {
-                facts = BlockPageDetector.bodyFacts(body: r.body.captured,
-                                                    headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
-                                                    status: r.status, signatures: db,
-                                                    bodySHA256: r.body.truncated ? nil : r.body.sha256)
-            }
-            if facts != nil || !config.detect { r.body.captured = [] }
+        guard config.lean else {
+            httpResponses.append(r)
+            return
         }
-        httpResponses.append(r)
-        httpResponseFacts.append(facts)
+        guard !r.isInterim else { return }
+        let headers = r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) }
+        var facts: HTTPBodyFacts?
+        if config.detect, let db = config.signatures {
+            facts = BlockPageDetector.bodyFacts(body: r.body.captured, headers: headers, status: r.status,
+                                                signatures: db, bodySHA256: r.body.truncated ? nil : r.body.sha256)
+        }
+        responseEvents.append(Self.event(r, headers: headers,
+                                         body: facts != nil || !config.detect ? [] : r.body.captured, facts: facts))
+    }
+
+    /// The detector form of a final response.
+    private static func event(_ r: HTTPResponse, headers: [KZDetect.HTTPHeader], body: [UInt8],
+                              facts: HTTPBodyFacts?) -> HTTPResponseEvent {
+        HTTPResponseEvent(firstFrame: r.firstFrame, lastFrame: r.lastFrame, status: r.status, headers: headers,
+                          body: body, bodySHA256: r.body.sha256, complete: r.complete, bodyFacts: facts)
     }
 
     /// Bodies are kept (decoded) up to 16 KiB each until the flow's event: several times the largest block page in
@@ -138,7 +172,7 @@ final class FlowAppState {
             dnsFramers[i].feed(bytes, frame: frame)
             while let m = dnsFramers[i].next() {
                 let r = DNSMessage.parse(m.message)
-                anomalies.append(contentsOf: r.anomalies)
+                for a in r.anomalies { note(a) }
                 if let msg = r.message { dns(msg, forward, m.lastFrame) }
             }
         default:
@@ -170,7 +204,7 @@ final class FlowAppState {
                     keep(r)
                     h.response.noteRequestMethod(r.method)
                 case .response(let r): keep(r)
-                case .anomaly(let a): anomalies.append(a)
+                case .anomaly(let a): note(a)
                 }
             }
         } else {
@@ -179,7 +213,7 @@ final class FlowAppState {
                 switch e {
                 case .response(let r): keep(r)
                 case .request(let r): keep(r)
-                case .anomaly(let a): anomalies.append(a)
+                case .anomaly(let a): note(a)
                 }
             }
         }
@@ -191,18 +225,31 @@ final class FlowAppState {
             let events = side == 0 ? t.client.takeEvents() : t.server.takeEvents()
             for e in events {
                 switch e {
-                case .clientHello(var h):
-                    let seen = tlsSeen()
-                    if seen.clientHello == nil {
-                        if config.lean { h.dropDetail() }
-                        seen.clientHello = h
+                case .clientHello(let h) where config.lean:
+                    let f = tlsFacts()
+                    if f.clientHelloFrame == nil {
+                        f.clientHelloFrame = h.firstFrame
+                        f.sni = h.serverName
                     }
-                case .serverHello(var h):
-                    let seen = tlsSeen()
-                    if seen.serverHello == nil {
-                        if config.lean { h.dropDetail() }
-                        seen.serverHello = h
+                case .serverHello(let h) where config.lean:
+                    let f = tlsFacts()
+                    if f.serverHelloFrame == nil {
+                        f.serverHelloFrame = h.firstFrame
+                        f.negotiatedVersion = h.negotiatedVersion
+                        f.isTLS13 = h.isTLS13
                     }
+                case .certificate(let c) where config.lean:
+                    let f = tlsFacts()
+                    if f.certificateFrame == nil {
+                        f.certificateFrame = c.firstFrame
+                        f.certificates = Self.certificateEvents(c)
+                    }
+                case .clientHello(let h):
+                    let seen = tlsSeen()
+                    if seen.clientHello == nil { seen.clientHello = h }
+                case .serverHello(let h):
+                    let seen = tlsSeen()
+                    if seen.serverHello == nil { seen.serverHello = h }
                 case .certificate(var c):
                     // Everything downstream uses the summary (names, dates, hashes); the DER would stay in memory
                     // until the flow ends, for every live TLS flow.
@@ -210,7 +257,7 @@ final class FlowAppState {
                     let seen = tlsSeen()
                     if seen.chain == nil { seen.chain = c }
                 case .alert(let a): alerts.append(a)
-                case .anomaly(let a): anomalies.append(a)
+                case .anomaly(let a): note(a)
                 default: break
                 }
             }
@@ -224,30 +271,47 @@ final class FlowAppState {
         return s
     }
 
-    /// The detector view of what was parsed.
-    func detectorHTTP() -> ([HTTPRequestEvent], [HTTPResponseEvent]) {
-        let reqs = httpRequests.map { HTTPRequestEvent(frame: $0.firstFrame, method: $0.method, target: $0.target, host: $0.host) }
-        let resps = httpResponses.indices.filter { !httpResponses[$0].isInterim }.map { i in
-            let r = httpResponses[i]
-            return HTTPResponseEvent(firstFrame: r.firstFrame, lastFrame: r.lastFrame, status: r.status,
-                                     headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
-                                     body: r.body.captured, bodySHA256: r.body.sha256, complete: r.complete,
-                                     bodyFacts: httpResponseFacts[i])
-        }
-        return (reqs, resps)
+    private func tlsFacts() -> TLSFacts {
+        if let f = facts { return f }
+        let f = TLSFacts()
+        facts = f
+        return f
     }
 
-    func detectorTLS() -> KZDetect.TLSEvent? {
-        guard app == .tls || clientHello != nil else { return nil }
-        let certs = (chain?.certificates ?? []).map { c in
+    /// The detector form of a certificate chain's summaries.
+    private static func certificateEvents(_ chain: TLSCertificateChain?) -> [CertificateEvent] {
+        (chain?.certificates ?? []).map { c in
             CertificateEvent(subject: c.subject ?? "", issuer: c.issuer ?? "", subjectCN: c.subjectCN, issuerCN: c.issuerCN,
                              serialHex: c.serialHex ?? "", notBefore: c.notBefore ?? "", notAfter: c.notAfter ?? "",
                              sans: c.sanDNSNames + c.sanIPAddresses, sha256: c.sha256, sha1: c.sha1,
                              spkiSHA256: c.spkiSHA256 ?? "")
         }
+    }
+
+    /// The detector view of what was parsed.
+    func detectorHTTP() -> ([HTTPRequestEvent], [HTTPResponseEvent]) {
+        if config.lean { return (requestEvents, responseEvents) }
+        let reqs = httpRequests.map { HTTPRequestEvent(frame: $0.firstFrame, method: $0.method, target: $0.target, host: $0.host) }
+        let resps = httpResponses.filter { !$0.isInterim }.map { r in
+            Self.event(r, headers: r.headers.map { KZDetect.HTTPHeader(name: $0.name, value: $0.value) },
+                       body: r.body.captured, facts: nil)
+        }
+        return (reqs, resps)
+    }
+
+    func detectorTLS() -> KZDetect.TLSEvent? {
+        if config.lean {
+            guard app == .tls || facts?.clientHelloFrame != nil else { return nil }
+            return KZDetect.TLSEvent(clientHelloFrame: facts?.clientHelloFrame, sni: facts?.sni,
+                                     serverHelloFrame: facts?.serverHelloFrame,
+                                     negotiatedVersion: facts?.negotiatedVersion, certificateFrame: facts?.certificateFrame,
+                                     chain: facts?.certificates ?? [], alertFrames: alerts.map(\.frame),
+                                     isTLS13: facts?.isTLS13 ?? false)
+        }
+        guard app == .tls || clientHello != nil else { return nil }
         return KZDetect.TLSEvent(clientHelloFrame: clientHello?.firstFrame, sni: clientHello?.serverName,
                                  serverHelloFrame: serverHello?.firstFrame, negotiatedVersion: serverHello?.negotiatedVersion,
-                                 certificateFrame: chain?.firstFrame, chain: certs, alertFrames: alerts.map(\.frame),
-                                 isTLS13: serverHello?.isTLS13 ?? false)
+                                 certificateFrame: chain?.firstFrame, chain: Self.certificateEvents(chain),
+                                 alertFrames: alerts.map(\.frame), isTLS13: serverHello?.isTLS13 ?? false)
     }
 }

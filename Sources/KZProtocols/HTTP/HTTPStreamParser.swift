@@ -40,7 +40,9 @@ public struct HTTPStreamParser {
         case chunkDataEnd(sawCR: Bool)
         case trailers
     }
-    private struct Pending {
+    /// The message being read (start line and headers), a class so that a parser between messages (most of a
+    /// keep-alive connection's life) holds a reference to an empty one rather than ~150 bytes inline.
+    private final class Pending {
         var method = "", target = "", version = "", status = 0, reason = ""
         var headers: [HTTPHeader] = []
         var host: String?
@@ -67,7 +69,13 @@ public struct HTTPStreamParser {
     private var lastFrame = 0
     // Body.
     private var pending = Pending()
-    private var body: HTTPBodyAccumulator?
+    /// The body being read, boxed: a parser between bodies holds 8 bytes, not the accumulator's 128. Mutated in place
+    /// through the box (its hashers are not copied).
+    private final class BodyBox {
+        var acc: HTTPBodyAccumulator
+        init(_ acc: HTTPBodyAccumulator) { self.acc = acc }
+    }
+    private var body: BodyBox?
     private var chunkLine: [UInt8] = []
     private var trailerBytes = 0
     private var reportedAfterFinish = false
@@ -148,8 +156,8 @@ public struct HTTPStreamParser {
             if case .close = bodyState {
                 completeMessage()
             } else {
-                let got = body?.wireLength ?? 0
-                let declared = body?.declaredLength.map { "Content-Length \($0)" } ?? "chunked"
+                let got = body?.acc.wireLength ?? 0
+                let declared = body?.acc.declaredLength.map { "Content-Length \($0)" } ?? "chunked"
                 anomaly("http.body_truncated", "\(declared), got \(got) bytes", frame: lastFrame, offset: base)
                 abandonMessage()
             }
@@ -238,7 +246,7 @@ public struct HTTPStreamParser {
         while let l = lines.last, l.isEmpty { lines.removeLast() }
         head = []
         guard let startLine = lines.first else { return false }
-        var p = Pending()
+        let p = Pending()
         p.firstFrame = firstFrame
         p.headerLastFrame = complete ? lastFrame : nil
         let text = String(decoding: startLine, as: UTF8.self)
@@ -411,7 +419,8 @@ public struct HTTPStreamParser {
     }
 
     private mutating func begin(_ framing: HTTPBodyFraming, declared: Int?, encoding: String?) {
-        body = HTTPBodyAccumulator(framing: framing, declaredLength: declared, contentEncoding: encoding, limits: limits)
+        body = BodyBox(HTTPBodyAccumulator(framing: framing, declaredLength: declared, contentEncoding: encoding,
+                                               limits: limits))
         trailerBytes = 0
         state = .body
         reportedDecodeCap = false
@@ -422,8 +431,8 @@ public struct HTTPStreamParser {
     private mutating func appendBody(_ b: UnsafeRawBufferPointer, _ range: Range<Int>, frame: Int) {
         guard !range.isEmpty else { return }
         lastFrame = frame
-        body?.append(UnsafeRawBufferPointer(rebasing: b[range]))
-        if body?.capHit == true && !reportedDecodeCap {
+        body?.acc.append(UnsafeRawBufferPointer(rebasing: b[range]))
+        if body?.acc.capHit == true && !reportedDecodeCap {
             reportedDecodeCap = true
             anomaly("http.decoded_body_cap", "decoded body over \(limits.maxDecodedBytes) bytes", frame: frame, offset: base + range.upperBound)
         }
@@ -540,13 +549,13 @@ public struct HTTPStreamParser {
     // MARK: - Emission
 
     private mutating func completeMessage() {
-        let b = body?.finish(complete: true) ?? HTTPBody.empty()
+        let b = body?.acc.finish(complete: true) ?? HTTPBody.empty()
         body = nil
         emit(body: b, complete: true)
     }
 
     private mutating func abandonMessage() {
-        let b = body?.finish(complete: false) ?? HTTPBody.empty()
+        let b = body?.acc.finish(complete: false) ?? HTTPBody.empty()
         body = nil
         emit(body: b, complete: false)
     }
@@ -566,6 +575,8 @@ public struct HTTPStreamParser {
                                                  lastFrame: lastFrame, complete: complete)))
             responseCount += 1
         }
+        // The event owns the message now: a live connection's parser keeps no copy of its last headers.
+        pending = Pending()
         if state != .dead { state = .head }
         head = []
     }
