@@ -196,7 +196,6 @@ enum ShardedFlows {
 
 /// Packets for one flow shard, copied out of the reader's buffer, with the capture clock to advance to before each.
 final class ShardBatch {
-    static let inFlight = 3
     struct Entry {
         /// Advance the shard's clock to this time first (`Int64.min`: no change).
         var clock: Int64
@@ -205,11 +204,14 @@ final class ShardBatch {
         var offset: Int32
         var length: Int32
     }
-    static let maxEntries = 2048
-    static let arenaBytes = 1 << 20
-    /// Batches circulating per shard (filled by the reader, emptied by the shard, returned). Each holds up to 1 MiB of
-    /// frames and 2,048 decoded packets (288 bytes each): three cost about 5 MiB per shard. Four of 2 MiB and 4,096
-    /// packets took `flows --threads 2` on the 4.4 GB reference from 115 MiB (one thread) to 128 MiB; these, to 120.
+    /// Batches circulating per shard (filled by the reader, emptied by the shard, returned). Small batches (256 KiB of
+    /// frames, 384 decoded packets of 288 bytes) reach the shard while their bytes are still in the shared cache: on
+    /// the 1 GiB reference, batches of 1 MiB and 2,048 packets made `flows --threads 2` no faster than one thread
+    /// (1.85 s against 1.78 s; 2.81 s of CPU against 1.77 s), these take it to 1.35 s against 1.63–1.76 s. Six cost
+    /// about 2 MiB per shard.
+    static let inFlight = 6
+    static let maxEntries = 384
+    static let arenaBytes = 256 << 10
     var entries: [Entry] = []
     var packets: [DecodedPacket] = []
     var arena: [UInt8] = []
