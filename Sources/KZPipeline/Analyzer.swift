@@ -25,6 +25,7 @@ public struct AnalysisOutcome: Sendable {
 /// Runs the whole job over one or more captures: decode, flows, parsers, detectors, hop attribution, report.
 public enum Analyzer {
     public static func run(paths: [String], options: AnalysisOptions) throws -> AnalysisOutcome {
+        var clock = StageClock()
         var warnings: [String] = []
         let filter: BPFFilter?
         if let expr = options.filter {
@@ -65,6 +66,7 @@ public enum Analyzer {
                 warnings.append("\(path): path analysis kept its cap of \(options.maxPathPackets) packets (probe connections, ICMP); later ones were not used")
             }
             results.append(r)
+            clock.mark("capture pass \(path)")
         }
         // Views (no detectors) have no findings or paths to annotate: they open no database.
         let metadata = options.detect
@@ -121,6 +123,7 @@ public enum Analyzer {
             }
         }
 
+        clock.mark("paths")
         // Findings: stable order, ids, hops.
         let capOrder = Dictionary(uniqueKeysWithValues: results.enumerated().map { ($0.element.path, $0.offset) })
         allFindings.sort {
@@ -170,6 +173,7 @@ public enum Analyzer {
         if results.count > 1 && !options.vantages.isEmpty {
             comparison = compare(results: results, vantages: options.vantages, findings: records)
         }
+        clock.mark("findings and hops")
         let report = Report(tool: ToolInfo(version: kzforensicsVersion), captures: captures,
                             accounting: AccountingRecord(total), flows: flows, findings: records, paths: pathRecords,
                             anomalies: anomalies, warnings: warnings, comparison: comparison)

@@ -75,6 +75,7 @@ public enum CaptureAnalyzer {
                              into: &result)
             return result
         }
+        var clock = StageClock()
         let flows = FlowCountBox()
         let progress = options.progress
         let tick: @Sendable (Int, Int) -> Void = { frames, bytes in progress?(path, frames, bytes, flows.value.load(ordering: .relaxed)) }
@@ -132,11 +133,13 @@ public enum CaptureAnalyzer {
             })
         }
         let end = read.end ?? .complete
+        clock.mark("read, flows, parsers, events")
         table.finish(into: &sink) { s in
             guard !s.events.isEmpty else { return }
             for e in s.events { observe(e) }
             s.events.removeAll(keepingCapacity: true)
         }
+        clock.mark("close open flows")
         sink.dns.finish()
         sink.takeDNSTransactions()
         for e in sink.events { observe(e) }

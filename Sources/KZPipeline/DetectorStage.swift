@@ -12,7 +12,10 @@ enum DetectorStage {
         var runner = runner
         let r = CaptureAnalyzer.run(path: path, options: options, filter: filter,
                                     signatures: runner.context.signatures) { runner.observe($0) }
-        return (r, runner.finish())
+        var clock = StageClock()
+        let found = runner.finish()
+        clock.mark("detectors finish")
+        return (r, found)
     }
 
     static func runBeside(path: String, options: AnalysisOptions, filter: BPFFilter?, runner: DetectorRunner)

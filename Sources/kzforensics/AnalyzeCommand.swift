@@ -77,6 +77,7 @@ struct AnalyzeCommand: ParsableCommand {
             StdStream.err.write("kzforensics: \(error)\n")
             throw ExitCode(2)
         }
+        var clock = StageClock()
         if o.progress != nil { StdStream.err.write("\r\u{1B}[K") }
         if !quiet { for w in outcome.report.warnings { StdStream.err.write("kzforensics: warning: \(w)\n") } }
         let text: String
@@ -93,6 +94,7 @@ struct AnalyzeCommand: ParsableCommand {
         } else {
             StdStream.out.write(text)
         }
+        clock.mark("render and write")
         if let extract {
             try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
             let written = try Extractor.extract(findings: outcome.findings, directory: extract, engine: engine)
