@@ -41,6 +41,18 @@ public struct CaptureResult: Sendable {
     public var tlsRows: [TLSViewRow] = []
 }
 
+/// The flow table, handed to the flow-stage thread and back (the thread takes it out, so it is never shared).
+private final class FlowTableBox: @unchecked Sendable {
+    private var table: FlowTable?
+    init(_ t: FlowTable) { table = t }
+    func take() -> FlowTable {
+        let t = table!
+        table = nil
+        return t
+    }
+    func put(_ t: FlowTable) { table = t }
+}
+
 /// Runs one capture through decode → defragmentation → flow table → parsers, streaming detector events to `observe`.
 public enum CaptureAnalyzer {
     /// `signatures`: when given (and views are not collected), each HTTP response's body-derived block-page signals are
@@ -88,42 +100,41 @@ public enum CaptureAnalyzer {
                 sink.events.removeAll(keepingCapacity: true)
             }
         }
+        var clockMarked = false
         if options.threads > 1 {
-            // Reading and decoding on a second thread, handing over batches of decoded packets and copied frame
-            // bytes; the flow stage consumes them here, in order, so the result equals the one-thread run.
-            // Four batches circulate: filled by the reader, emptied here, returned for refilling.
-            let full = Handoff<PacketBatch>(capacity: 4)
-            let free = Handoff<PacketBatch>(capacity: 4)
-            for _ in 0..<4 { free.put(PacketBatch()) }
+            // The flow stage (read, decode, defragment, flow table, reassembly) on a second thread; the parsers and the
+            // events (to `observe`) here. The flow stage records what it would call the sink with into small batches
+            // (`FlowEventBatch`) and this thread replays them in order, so the result equals the one-thread run.
+            let full = Handoff<FlowEventBatch>(capacity: FlowEventBatch.inFlight)
+            let free = Handoff<FlowEventBatch>(capacity: FlowEventBatch.inFlight)
+            for _ in 0..<FlowEventBatch.inFlight { free.put(FlowEventBatch()) }
+            let box = FlowTableBox(table)
+            table = FlowTable(limits: limits)
+            let parseApps = sink.parseApps
             let thread = Thread {
-                var batch = free.take() ?? PacketBatch()
-                read.run(packet: { p, b in
-                    if !batch.add(p, b) {
-                        full.put(batch)
-                        batch = free.take() ?? PacketBatch()
-                        _ = batch.add(p, b)
-                    }
-                }, note: { name, frame in batch.items.append(.note(name, frame)) }, tick: tick)
-                full.put(batch)
+                var table = box.take()
+                var rec = FlowEventRecorder(full: full, free: free, parseApps: parseApps)
+                read.run(packet: { p, b in table.process(p, frame: b, into: &rec) },
+                         note: { name, frame in rec.note(name, frame: frame) }, tick: tick)
+                table.finish(into: &rec)
+                rec.flush()
+                box.put(table)
                 full.close()
             }
             thread.stackSize = 8 << 20
             thread.start()
             while let batch = full.take() {
-                batch.arena.withUnsafeBytes { arena in
-                    for item in batch.items {
-                        switch item {
-                        case .packet(let p, let offset, let length):
-                            flowPacket(p, UnsafeRawBufferPointer(rebasing: arena[offset..<(offset + length)]))
-                        case .note(let name, let frame):
-                            sink.note(name, frame: frame)
-                        }
-                    }
+                batch.replay(into: &sink) { s in
+                    for e in s.events { observe(e) }
+                    s.events.removeAll(keepingCapacity: true)
                 }
                 flows.value.store(sink.flowCounts.tcp + sink.flowCounts.udp + sink.flowCounts.other, ordering: .relaxed)
                 batch.reset()
                 free.put(batch)
             }
+            table = box.take()
+            clock.mark("read, flows, parsers, events, closing open flows")
+            clockMarked = true
         } else {
             read.run(packet: { p, b in
                 flowPacket(p, b)
@@ -133,13 +144,15 @@ public enum CaptureAnalyzer {
             })
         }
         let end = read.end ?? .complete
-        clock.mark("read, flows, parsers, events")
-        table.finish(into: &sink) { s in
-            guard !s.events.isEmpty else { return }
-            for e in s.events { observe(e) }
-            s.events.removeAll(keepingCapacity: true)
+        if !clockMarked {
+            clock.mark("read, flows, parsers, events")
+            table.finish(into: &sink) { s in
+                guard !s.events.isEmpty else { return }
+                for e in s.events { observe(e) }
+                s.events.removeAll(keepingCapacity: true)
+            }
+            clock.mark("close open flows")
         }
-        clock.mark("close open flows")
         sink.dns.finish()
         sink.takeDNSTransactions()
         for e in sink.events { observe(e) }

@@ -6,8 +6,9 @@ import Synchronization
 
 /// The first stage of `CaptureAnalyzer`: read frames, decode, account, keep path packets, defragment. It hands each
 /// packet the flow stage must see to `packet` (with the bytes the packet's offsets index: the frame, or a rebuilt
-/// datagram) and each anomaly it finds to `note`, in frame order. It runs on the caller's thread (`--threads 1`) or on
-/// its own (`--threads 2`); either way it owns its state, and the caller reads it only after `run` returned.
+/// datagram) and each anomaly it finds to `note`, in frame order. It runs on the caller's thread (`--threads 1`) or with
+/// the flow table on the flow stage's thread (`--threads 2`); either way it owns its state, and the caller reads it only
+/// after `run` returned.
 final class ReadStage: @unchecked Sendable {
     let reader: CaptureReader
     let filter: BPFFilter?
@@ -79,36 +80,4 @@ final class ReadStage: @unchecked Sendable {
 /// Flows closed so far, published by the flow stage for the progress line.
 final class FlowCountBox: Sendable {
     let value = Atomic<Int>(0)
-}
-
-/// What the read stage hands the flow stage: decoded packets with their bytes copied into one arena, and anomalies,
-/// in the order they happened.
-final class PacketBatch {
-    enum Item {
-        case packet(DecodedPacket, offset: Int, length: Int)
-        case note(String, FrameNumber)
-    }
-    static let maxItems = 2048
-    static let arenaBytes = 2 << 20
-    var items: [Item] = []
-    var arena: [UInt8] = []
-
-    init() {
-        items.reserveCapacity(Self.maxItems)
-        arena.reserveCapacity(Self.arenaBytes)
-    }
-
-    /// Appends a packet unless the batch is full (then false, and nothing was added). A packet larger than the arena
-    /// goes alone into an empty batch.
-    func add(_ p: DecodedPacket, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        if !items.isEmpty && (items.count >= Self.maxItems || arena.count + bytes.count > Self.arenaBytes) { return false }
-        items.append(.packet(p, offset: arena.count, length: bytes.count))
-        arena.append(contentsOf: bytes)
-        return true
-    }
-
-    func reset() {
-        items.removeAll(keepingCapacity: true)
-        arena.removeAll(keepingCapacity: true)
-    }
 }

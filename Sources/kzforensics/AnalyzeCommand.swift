@@ -44,7 +44,7 @@ struct AnalyzeCommand: ParsableCommand {
     @Option(help: "Write each finding's evidence and flow frames to DIR/<finding-id>.pcap.") var extract: String?
     @Option(name: .customLong("min-confidence"), help: "Report only findings at or above: low, medium, high.") var minConfidence: Confidence = .low
     @Option(help: "Record reader: native or libpcap.") var reader: String = "native"
-    @Option(help: "1: everything on one thread; 2: read and decode on a second thread beside flows and detectors (default when the machine has 2 cores). The report is the same.") var threads: Int = defaultThreads
+    @Option(help: "1: everything on one thread; 2: reading, decoding and the flow table on a second thread, the parsers on this one, the detectors beside them (default when the machine has 2 cores). The report is the same.") var threads: Int = defaultThreads
     @Flag(help: "No warnings or progress on standard error.") var quiet = false
 
     func run() throws {

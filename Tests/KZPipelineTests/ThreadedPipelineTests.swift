@@ -3,7 +3,8 @@ import KZPipeline
 import KZReport
 import Testing
 
-/// `--threads 2` runs reading and decoding on a second thread; the report must be byte-identical to one thread.
+/// `--threads 2` runs reading, decoding and the flow table on a second thread, replays its batches of sink calls into the
+/// parsers (`FlowEventBatch`) and runs the detectors on a third; the report must be byte-identical to one thread.
 @Suite struct ThreadedPipelineTests {
     func report(_ paths: [String], threads: Int, views: Bool = false) throws -> String {
         var o = AnalysisOptions()
