@@ -50,7 +50,7 @@ public enum Analyzer {
         // ~10 MB memory cache does not add to the pass's peak; their warnings still come first.
         let metadataWarningsAt = warnings.count
 
-        let context = DetectorContext(signatures: signatures)
+        let context = DetectorContext(signatures: signatures, workers: options.threads)
         var results: [CaptureResult] = []
         var allFindings: [Finding] = []
         for path in paths {

@@ -12,12 +12,15 @@ extension SignatureDatabase {
     ///   - headers: header fields in wire order; names compare case-insensitively, values are compared after removing
     ///     surrounding SP/HTAB (RFC 9110 §5.5). A header pattern matches if any header of that name matches.
     ///   - status: the status code, for `location_found=status` rows; nil skips them.
-    ///   - bodySHA256: the SHA-256 (lowercase hex) of exactly `body`, when the caller has it already (the HTTP parser
+    ///   - bodySHA256: the SHA-256 (lowercase hex) of the whole body, when the caller has it already (the HTTP parser
     ///     hashes every body it decodes completely); saves hashing the body again for the un-normalised hash rows.
+    ///   - bodyIsPrefix: `body` is only the first part of a longer body (a parser's capture cap). Hash rows describe
+    ///     whole bodies, so the prefix is not hashed: un-normalised rows compare `bodySHA256` (the whole body's digest)
+    ///     when given, normalised rows cannot be checked (their bodies are a few KiB, far under the caps).
     /// - Returns: every matching row, sorted (kind, id, location). Rows of scope `fp` are included: a detector should
     ///   treat their presence as "known non-censorship page" (see `SignatureMatch.isFalsePositiveMarker`).
     public func matchBlockPage(body: [UInt8], headers: [(name: String, value: String)], status: Int?,
-                               bodySHA256: String? = nil) -> [SignatureMatch] {
+                               bodySHA256: String? = nil, bodyIsPrefix: Bool = false) -> [SignatureMatch] {
         var out: [SignatureMatch] = []
         var bodyText: NSString?
         let loweredHeaders = headers.map { (name: $0.name.lowercased(), value: $0.value.trimmingASCIISpaces()) }
@@ -55,8 +58,14 @@ extension SignatureDatabase {
         }
 
         for (normalization, table) in hashesByNormalization.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-            let digest = normalization == .none && bodySHA256 != nil
-                ? bodySHA256! : BodyDigest.sha256Hex(body, normalized: normalization)
+            let digest: String
+            if normalization == .none, let whole = bodySHA256 {
+                digest = whole
+            } else if bodyIsPrefix {
+                continue
+            } else {
+                digest = BodyDigest.sha256Hex(body, normalized: normalization)
+            }
             for row in table[digest] ?? [] {
                 out.append(SignatureMatch(
                     id: row.id, rev: row.rev, kind: .blockPageHash, location: "body.sha256[\(normalization.rawValue)]",

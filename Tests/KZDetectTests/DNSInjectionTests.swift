@@ -360,3 +360,50 @@ import KZSignatures
         #expect(checked > 1000)
     }
 }
+
+/// `finish` judges contiguous parts of the query order side by side when the context offers workers; the findings and
+/// their order must be exactly one worker's.
+@Suite struct DNSInjectionWorkersTests {
+    @Test func judgingOnSeveralWorkersGivesTheSameFindingsInTheSameOrder() {
+        let resolvers = ["8.8.8.8", "1.1.1.1", "9.9.9.9"]
+        var events: [AnalysisEvent] = []
+        var frame: FrameNumber = 1
+        for i in 0..<13_000 {
+            let resolver = resolvers[i % 3]
+            let t = Double(i) * 0.01
+            let q = frame
+            var responses: [DNSResponseEvent] = []
+            if i % 37 == 0 {
+                // A race: an early forged answer from another distance, then the real one.
+                responses.append(DNSResponseEvent(frame: q + 1, time: at(t + 0.002), source: addr(resolver), ttl: 50,
+                                                  ipID: 0, df: false, rcode: 0, answers: ["10.10.34.\(i % 200)"]))
+                responses.append(DNSResponseEvent(frame: q + 2, time: at(t + 0.030), source: addr(resolver), ttl: 120,
+                                                  ipID: 0, df: true, rcode: 0, answers: ["93.184.216.34"]))
+            } else {
+                // Uncontested, with an off-baseline TTL now and then.
+                responses.append(DNSResponseEvent(frame: q + 1, time: at(t + 0.030), source: addr(resolver),
+                                                  ttl: i % 53 == 0 ? 90 : 120, ipID: 0, df: true, rcode: 0,
+                                                  answers: ["192.0.2.\(i % 250)"]))
+            }
+            frame += 3
+            events.append(.dnsTransaction(DNSTransactionEvent(
+                capture: "dns.pcap", client: addr("10.0.0.2"), clientPort: UInt16(1024 + i % 60_000),
+                resolver: addr(resolver), resolverPort: 53, transport: "udp", queryFrame: q, queryTime: at(t),
+                id: UInt16(i & 0xffff), qname: "n\(i).example", qtype: 1, responses: responses)))
+        }
+        // The detector's own report order (the runner would sort it), so a part reported out of turn shows.
+        func run(_ workers: Int) -> [Finding] {
+            var d = DNSInjectionDetector()
+            var sink = FindingSink()
+            let ctx = DetectorContext(signatures: nil, workers: workers)
+            for e in events { d.observe(e, in: ctx, into: &sink) }
+            d.finish(in: ctx, into: &sink)
+            return sink.findings
+        }
+        let one = run(1)
+        // Every race and every off-baseline reply is found (so the comparison below compares something).
+        #expect(one.count == (0..<13_000).filter { $0 % 37 == 0 || $0 % 53 == 0 }.count)
+        #expect(run(2) == one)
+        #expect(run(3) == one)
+    }
+}

@@ -114,6 +114,24 @@ import Testing
         #expect(ids(db.matchBlockPage(body: changed, headers: [], status: 200)).isEmpty)
     }
 
+    /// A capped prefix of a longer body: hash rows describe whole bodies, so the un-normalised row compares the whole
+    /// body's digest and the normalised row is not checked (hashing the prefix could only match a different page).
+    @Test func prefixBodyUsesTheWholeDigestAndSkipsNormalisedRows() throws {
+        let (db, dir) = try Self.makeDB(); defer { dir.cleanup() }
+        let whole = BodyDigest.sha256Hex(Self.hashBody)
+        let prefix = Array(Self.hashBody.prefix(20))
+        // The whole body's digest matches the raw row although only a prefix was kept.
+        #expect(ids(db.matchBlockPage(body: prefix, headers: [], status: 200, bodySHA256: whole, bodyIsPrefix: true))
+                == ["t.sha_raw"])
+        // The whole body kept, with its digest: both rows.
+        #expect(ids(db.matchBlockPage(body: Self.hashBody, headers: [], status: 200, bodySHA256: whole))
+                == ["t.sha_norm", "t.sha_raw"])
+        // The kept bytes normalise to the row's page, but they are a prefix of something longer: no normalised match.
+        #expect(ids(db.matchBlockPage(body: Self.hashBody, headers: [], status: 200,
+                                      bodySHA256: BodyDigest.sha256Hex(Self.hashBody + bytes("more")),
+                                      bodyIsPrefix: true)).isEmpty)
+    }
+
     @Test func emptyDatabaseMatchesNothing() {
         let db = SignatureDatabase()
         #expect(db.matchBlockPage(body: bytes("<title>Access restricted</title>"), headers: [("Location", "x")], status: 451).isEmpty)

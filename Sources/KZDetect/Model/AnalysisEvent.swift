@@ -209,7 +209,9 @@ public struct TCPFlowEvent: Sendable {
     public var connState: String
     public var history: String
     /// Recorded segments in capture order (may be capped by the flow layer; `segmentsDropped` says how many were not kept).
-    public var segments: [SegmentEvent]
+    public var segments: [SegmentEvent] { didSet { baselineMemo = TCPBaselineMemo() } }
+    /// Each side's `TCPSideBaseline`, computed once for all the detectors that judge this flow (`baseline(_:)`).
+    var baselineMemo = TCPBaselineMemo()
     public var segmentsDropped: Int
     public var payloadBytesClient: Int
     public var payloadBytesServer: Int

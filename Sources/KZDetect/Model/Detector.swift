@@ -3,7 +3,13 @@ import KZSignatures
 /// What every detector gets besides events: signatures and thresholds.
 public struct DetectorContext: Sendable {
     public var signatures: SignatureDatabase?
-    public init(signatures: SignatureDatabase?) { self.signatures = signatures }
+    /// Threads a detector may use for the judging in its `finish` (the analysis's `--threads`); findings and their order
+    /// must not depend on it.
+    public var workers: Int
+    public init(signatures: SignatureDatabase?, workers: Int = 1) {
+        self.signatures = signatures
+        self.workers = workers
+    }
 }
 
 /// A detector consumes analysis events and reports findings. It owns its state; everything arrives as events.

@@ -119,7 +119,7 @@ final class FlowAppState {
         var facts: HTTPBodyFacts?
         if config.detect, let db = config.signatures {
             facts = BlockPageDetector.bodyFacts(body: r.body.captured, headers: headers, status: r.status,
-                                                signatures: db, bodySHA256: r.body.truncated ? nil : r.body.sha256)
+                                                signatures: db, bodySHA256: r.body.sha256, bodyIsPrefix: r.body.truncated)
         }
         responseEvents.append(Self.event(r, headers: headers,
                                          body: facts != nil || !config.detect ? [] : r.body.captured, facts: facts))

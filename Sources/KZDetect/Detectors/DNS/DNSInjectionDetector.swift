@@ -1,3 +1,4 @@
+import Foundation
 import KZSignatures
 import KZWire
 
@@ -73,10 +74,40 @@ public struct DNSInjectionDetector: Detector {
                 rtt: r.time.seconds - queryTime.seconds))
         }
         let ordered = store.order.sorted { store.sortKey($0) < store.sortKey($1) }
-        for slot in ordered {
-            if let f = judge(store.transaction(slot), baselines: baselines, context: context) { sink.report(f) }
+        // Judging reads the store and the baselines only: with workers to spare (`--threads 2`), contiguous parts of
+        // the query order are judged side by side and their findings reported part after part, so the order is the
+        // same as one thread's.
+        let workers = min(max(1, context.workers), ordered.count / 4096)
+        if workers > 1 {
+            let parts = UnsafeMutableBufferPointer<[Finding]>.allocate(capacity: workers)
+            parts.initialize(repeating: [])
+            defer { parts.deinitialize(); parts.deallocate() }
+            let job = JudgeJob(detector: self, baselines: baselines, context: context, ordered: ordered, parts: parts)
+            DispatchQueue.concurrentPerform(iterations: workers) { w in
+                let lo = job.ordered.count * w / workers, hi = job.ordered.count * (w + 1) / workers
+                var found: [Finding] = []
+                for slot in job.ordered[lo..<hi] {
+                    if let f = job.detector.judge(job.detector.store.transaction(slot), baselines: job.baselines,
+                                                  context: job.context) { found.append(f) }
+                }
+                job.parts[w] = found
+            }
+            for part in parts { for f in part { sink.report(f) } }
+        } else {
+            for slot in ordered {
+                if let f = judge(store.transaction(slot), baselines: baselines, context: context) { sink.report(f) }
+            }
         }
         store = DNSTransactionStore()
+    }
+
+    /// What the workers of `finish` share: read-only inputs, and one output slot each.
+    private struct JudgeJob: @unchecked Sendable {
+        let detector: DNSInjectionDetector
+        let baselines: [IPAddress: ResolverBaseline]
+        let context: DetectorContext
+        let ordered: [DNSTransactionStore.Slot]
+        let parts: UnsafeMutableBufferPointer<[Finding]>
     }
 
     // MARK: - Judging one transaction
@@ -153,8 +184,9 @@ public struct DNSInjectionDetector: Detector {
         guard !t.responses.isEmpty else { return nil }
         let rs = t.responses
         let sigs = rs.map { signals(for: $0, in: t, baselines: baselines, context: context) }
-        let keys = rs.map(Self.answerKey)
-        let differing = Set(keys).count >= 2
+        // One response (nearly every transaction) has nothing to differ from: no answer keys to build.
+        let keys = rs.count > 1 ? rs.map(Self.answerKey) : []
+        let differing = rs.count > 1 && Set(keys).count >= 2
         let noResolverFrame = portUnreachable[t.resolver]
 
         // Which responses are forged.

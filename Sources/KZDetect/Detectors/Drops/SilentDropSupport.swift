@@ -121,7 +121,7 @@ struct StalledRequest: Sendable {
         // Any RST is `tcp.rst_injection`'s case (forged toward either end), except the client's own abort after the
         // trigger when the capture runs on the client (its handshake TTL is an exact initial value, so nothing forged
         // "from" it can be in this capture): a sweep probe gives up with a RST.
-        let clientBase = TCPSideBaseline(side: .client, segments: segs)
+        let clientBase = flow.baseline(.client)
         for (k, s) in segs.enumerated() where s.isRST {
             let ownAbort = s.side == .client && k > ti && clientBase.isLocal
                 && clientBase.ttl.map { InitialTTL.gap($0, s.ttl) <= 2 } == true

@@ -217,11 +217,14 @@ public struct BlockPageDetector: Detector {
     /// The body-derived signals of one response (signature matches, embedded URLs). The pipeline calls this when a
     /// response completes and keeps only the result, so a long-lived flow does not hold its bodies; `signatureSignals`
     /// computes it itself for events that still carry the body. Same result either way.
-    /// `bodySHA256`: the SHA-256 of exactly `body`, when known (see `SignatureDatabase.matchBlockPage`).
+    /// `bodySHA256`: the SHA-256 of the whole body, when known; `bodyIsPrefix`: `body` is a capped prefix of it (see
+    /// `SignatureDatabase.matchBlockPage`).
     public static func bodyFacts(body: [UInt8], headers: [HTTPHeader], status: Int,
-                                 signatures db: SignatureDatabase, bodySHA256: String? = nil) -> HTTPBodyFacts {
+                                 signatures db: SignatureDatabase, bodySHA256: String? = nil,
+                                 bodyIsPrefix: Bool = false) -> HTTPBodyFacts {
         HTTPBodyFacts(signatureMatches: db.matchBlockPage(body: body, headers: headers.map { (name: $0.name, value: $0.value) },
-                                                          status: status, bodySHA256: bodySHA256),
+                                                          status: status, bodySHA256: bodySHA256,
+                                                          bodyIsPrefix: bodyIsPrefix),
                       embeddedURLs: embeddedURLs(body))
     }
 

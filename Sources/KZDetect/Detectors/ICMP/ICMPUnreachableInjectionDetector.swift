@@ -46,7 +46,7 @@ public struct ICMPUnreachableInjectionDetector: Detector {
         case .icmpError(let e):
             if e.isV6 ? e.type == 1 : e.type == 3 { errors.append(e) }
         case .tcpFlow(let f):
-            let base = TCPSideBaseline(side: .server, segments: f.segments)
+            let base = f.baseline(.server)
             let answer = f.segments.first { $0.side == .server && !$0.isRST }?.frame
             flows[FlowKey(capture: strings.id(f.capture), client: f.client, clientPort: f.clientPort, server: f.server, serverPort: f.serverPort)] =
                 FlowInfo(isTCP: true, answerFrame: answer, serverTTL: base.ttl, serverTTLFrame: base.ttlFrame,

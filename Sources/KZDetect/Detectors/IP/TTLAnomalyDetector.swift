@@ -31,7 +31,7 @@ public struct TTLAnomalyDetector: Detector {
 
     func judge(_ flow: TCPFlowEvent, _ side: Side) -> Finding? {
         let segs = flow.segments
-        let base = TCPSideBaseline(side: side, segments: segs)
+        let base = flow.baseline(side)
         guard let bttl = base.ttl, !base.isLocal else { return nil }
         var own = segs.indices.filter { segs[$0].side == side && !segs[$0].isRST && !segs[$0].isFIN }
         // A TTL-limited probe's client packets are sent with a small TTL on purpose (CenTrace, traceroute): the lower
@@ -79,7 +79,7 @@ public struct TTLAnomalyDetector: Detector {
                 frames.append(b)
             }
         }
-        let peer = TCPSideBaseline(side: side.other, segments: segs)
+        let peer = flow.baseline(side.other)
         if let pttl = peer.ttl, offTTLs.contains(where: { InitialTTL.gap($0, pttl) <= 1 }) {
             evidence.append(.note("TTL \(offTTLs.map(String.init).joined(separator: "/")) matches the \(side.other.rawValue)'s own TTL as seen here (\(pttl)): the injector may copy the TTL of the triggering packet, so its hop distance cannot be read from it"))
         }

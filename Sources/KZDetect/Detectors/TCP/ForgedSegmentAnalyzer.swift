@@ -88,8 +88,8 @@ struct ForgedSegmentAnalyzer: Sendable {
         let segs = flow.segments
         guard !segs.isEmpty else { return nil }
         let baselines: [Side: TCPSideBaseline] = [
-            .client: TCPSideBaseline(side: .client, segments: segs),
-            .server: TCPSideBaseline(side: .server, segments: segs),
+            .client: flow.baseline(.client),
+            .server: flow.baseline(.server),
         ]
         var candidates: [Candidate] = []
         for (i, s) in segs.enumerated() where kind == .rst ? s.isRST : s.isFIN {

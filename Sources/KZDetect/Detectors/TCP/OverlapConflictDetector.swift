@@ -21,7 +21,7 @@ public struct OverlapConflictDetector: Detector {
             let conflicts = flow.overlapConflicts.filter { $0.side == side }
                 .sorted { ($0.firstFrame, $0.secondFrame) < ($1.firstFrame, $1.secondFrame) }
             guard let first = conflicts.first else { continue }
-            let base = TCPSideBaseline(side: side, segments: flow.segments)
+            let base = flow.baseline(side)
             var evidence: [Evidence] = []
             var frames: [FrameNumber] = []
             var injected: FrameNumber?

@@ -48,7 +48,7 @@ public struct RSTInjectionDetector: Detector {
             if let k = ProbeKey(timeExceeded: e), let seq = e.quoted?.tcpSeq { expired[k, default: [:]][seq, default: []].append(e.frame) }
         case .tcpFlow(let flow):
             for side in [Side.client, .server] {
-                let base = TCPSideBaseline(side: side, segments: flow.segments)
+                let base = flow.baseline(side)
                 guard let bttl = base.ttl else { continue }
                 let key = AddressKey(capture: flow.capture, address: side == .client ? flow.client : flow.server)
                 for s in flow.segments where s.side == side && !s.isRST && !s.isFIN && InitialTTL.gap(s.ttl, bttl) <= 2 {

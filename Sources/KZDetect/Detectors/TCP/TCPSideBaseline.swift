@@ -224,3 +224,29 @@ func tcpFlowTarget(_ flow: TCPFlowEvent) -> TargetRef {
 
 /// Seconds between two capture timestamps.
 @inlinable func secondsBetween(_ a: Timestamp, _ b: Timestamp) -> Double { Double(b.nanoseconds - a.nanoseconds) / 1e9 }
+
+/// The two sides' baselines of one `TCPFlowEvent`, computed on first use. Six detectors judge every TCP flow against
+/// the same baselines; they run on one thread (the detector stage), and a change to the event's segments replaces the
+/// memo.
+final class TCPBaselineMemo: @unchecked Sendable {
+    var client: TCPSideBaseline?
+    var server: TCPSideBaseline?
+}
+
+extension TCPFlowEvent {
+    /// `TCPSideBaseline(side:segments:)` of this flow, computed once per side.
+    func baseline(_ side: Side) -> TCPSideBaseline {
+        switch side {
+        case .client:
+            if let b = baselineMemo.client { return b }
+            let b = TCPSideBaseline(side: .client, segments: segments)
+            baselineMemo.client = b
+            return b
+        case .server:
+            if let b = baselineMemo.server { return b }
+            let b = TCPSideBaseline(side: .server, segments: segments)
+            baselineMemo.server = b
+            return b
+        }
+    }
+}
