@@ -120,8 +120,10 @@ struct PathPacketKeeper {
 
     private mutating func track(_ p: DecodedPacket, _ t: TCPSummary, _ k: ConnKey, bytes: UnsafeRawBufferPointer) {
         guard let ip = p.ip else { return }
+        // Taken out of the table while it changes, so its packet list and prefixes are appended to in place rather
+        // than copied (the table would otherwise still share them), and put back at the end unless decided.
         var entry: Pending
-        if let e = pending[k] {
+        if let e = pending.removeValue(forKey: k) {
             entry = e
         } else {
             if pending.count >= limits.maxPendingConnections { evictOldestPending() }
@@ -137,7 +139,6 @@ struct PathPacketKeeper {
         if fromClient && isData && !t.flags.contains(.syn) && !t.flags.contains(.rst) {
             // The decision: the first client data segment.
             let probe = entry.clientTTLMin != .max && ip.ttl < entry.clientTTLMin
-            pending[k] = nil
             if probe {
                 flush(entry)
                 keep(p, bytes: bytes)
@@ -151,7 +152,6 @@ struct PathPacketKeeper {
         if fromClient { entry.clientTTLMin = min(entry.clientTTLMin, ip.ttl) }
         if entry.packets.count >= limits.pendingPerConnection {
             // Too long without a client request (server speaks first, or mid-stream): not a sweep probe.
-            pending[k] = nil
             decided.insert(k)
             return
         }
