@@ -43,7 +43,15 @@ struct PathPacketKeeper {
     }
 
     /// A probe candidate's identity as an ICMP error quotes it.
-    struct QuoteKey: Hashable { var src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16 }
+    struct QuoteKey: Hashable {
+        var src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16
+        /// Every TTL-limited SYN or datagram (most UDP leaves Linux with TTL 64) goes into the ring's index: hash one
+        /// mixed word, as `ConnKey` does.
+        func hash(into h: inout Hasher) {
+            h.combine(src.low &* 0x9E37_79B9_7F4A_7C15 ^ src.high ^ (dst.low &* 0xC2B2_AE3D_27D4_EB4F) ^ dst.high
+                      ^ (UInt64(sport) << 48 | UInt64(dport) << 32 | UInt64(proto)))
+        }
+    }
 
     struct Pending {
         var packets: [DecodedPacket] = []

@@ -50,11 +50,18 @@ public struct RSTInjectionDetector: Detector {
             for side in [Side.client, .server] {
                 let base = flow.baseline(side)
                 guard let bttl = base.ttl else { continue }
-                let key = AddressKey(capture: flow.capture, address: side == .client ? flow.client : flow.server)
+                // The side's TTLs gathered here first: two table updates per side, not two per segment.
+                var seen = (UInt128(0), UInt128(0)), count = 0
                 for s in flow.segments where s.side == side && !s.isRST && !s.isFIN && InitialTTL.gap(s.ttl, bttl) <= 2 {
-                    ttls[key, default: []].insert(s.ttl)
-                    ttlCounts[key, default: 0] += 1
+                    if s.ttl < 128 { seen.0 |= 1 << s.ttl } else { seen.1 |= 1 << (s.ttl - 128) }
+                    count += 1
                 }
+                guard count > 0 else { continue }
+                let key = AddressKey(capture: flow.capture, address: side == .client ? flow.client : flow.server)
+                var list: [UInt8] = []
+                for t in 0..<256 where (t < 128 ? seen.0 >> t : seen.1 >> (t - 128)) & 1 != 0 { list.append(UInt8(t)) }
+                ttls[key, default: []].formUnion(list)
+                ttlCounts[key, default: 0] += count
             }
             if flow.segments.contains(where: { $0.isRST }) { flows.append(Self.kept(flow)) }
         default:
