@@ -183,6 +183,7 @@ public enum CaptureAnalyzer {
         result.flowRows = sink.flowRows
         result.httpRows = sink.viewHTTP
         result.tlsRows = sink.viewTLS
+        clock.mark("DNS tracker finish, result")
         return result
     }
 }

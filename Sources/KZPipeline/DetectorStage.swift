@@ -44,9 +44,12 @@ enum DetectorStage {
                 pending.removeAll(keepingCapacity: true)
             }
         }
+        var clock = StageClock()
         if !pending.isEmpty { events.put(pending) }
         events.close()
-        return (r, result.take() ?? [])
+        let found = result.take() ?? []
+        clock.mark("detectors: last events and finish")
+        return (r, found)
     }
 }
 
