@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Runs the test suite under a sanitizer (issue 9).
 #   scripts/sanitize.sh [extra swift test args, e.g. --filter KZPipelineTests]          AddressSanitizer
-#   SANITIZER=thread scripts/sanitize.sh --filter ThreadedPipelineTests                 ThreadSanitizer
-# The only threads are the pipeline stages of `--threads 2` (ReadStage and the detectors each on their own Thread,
-# handing batches through Handoff queues); ThreadedPipelineTests drives them on every lab capture and a corpus sample.
+#   SANITIZER=thread scripts/sanitize.sh --filter 'ThreadedPipelineTests|ShardedFlowsTests|DNSInjectionWorkersTests'
+#                                                                                       ThreadSanitizer
+# The only threads are the pipeline stages of `--threads 2` (the flow stage and the detectors each on their own Thread,
+# handing batches through Handoff queues; `flows` shards), and dns.injection's judging workers in `finish`;
+# ThreadedPipelineTests drives the stages on every lab capture and a corpus sample.
 # LeakSanitizer is off: the XCTest/Swift runtime leaks a few bytes at exit and would fail every run (TOOLCHAIN.md §4).
 # SWIFT_BACKTRACE=enable=no: Swift's backtracer trips ASan on a crash and then hangs (TOOLCHAIN.md §4).
 set -euo pipefail

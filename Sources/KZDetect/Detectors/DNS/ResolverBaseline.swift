@@ -25,6 +25,9 @@ struct ResolverBaseline: Sendable {
     private var byFrame: [FrameNumber: [Int]] = [:]              // frame → indices in `samples`
     private var ttlCount = [Int](repeating: 0, count: 256)
     private var ttlFirst: [UInt8: [FrameNumber]] = [:]           // first two distinct frames per TTL, in add order
+    /// The three most common TTLs by (count descending, TTL ascending). Counts only grow, so `add` keeps them exact,
+    /// and a verdict that leaves out one frame's samples (one or two TTLs) finds the mode among them without a scan.
+    private var topTTLs: [UInt8] = []
     private var dfCount = [0, 0]                                  // [DF clear, DF set]
     private var dfFirst: [[FrameNumber]] = [[], []]
     private var zeroIPIDs = 0
@@ -44,6 +47,7 @@ struct ResolverBaseline: Sendable {
         byFrame[s.frame, default: []].append(samples.count)
         samples.append(s)
         ttlCount[Int(s.ttl)] += 1
+        rankTTL(s.ttl)
         Self.noteFirst(&ttlFirst[s.ttl, default: []], s.frame)
         dfCount[s.df ? 1 : 0] += 1
         Self.noteFirst(&dfFirst[s.df ? 1 : 0], s.frame)
@@ -80,6 +84,19 @@ struct ResolverBaseline: Sendable {
         let lo = max(0, min(i - count / 2, byTime.count - count))
         for s in byTime[lo..<(lo + count)] { w.add(s) }
         return w
+    }
+
+    /// `ttl`'s count just grew: only its place among the top three can change.
+    private mutating func rankTTL(_ ttl: UInt8) {
+        let counts = ttlCount
+        func before(_ a: UInt8, _ b: UInt8) -> Bool {
+            counts[Int(a)] != counts[Int(b)] ? counts[Int(a)] > counts[Int(b)] : a < b
+        }
+        if let i = topTTLs.firstIndex(of: ttl) { topTTLs.remove(at: i) }
+        var j = topTTLs.count
+        while j > 0 && before(ttl, topTTLs[j - 1]) { j -= 1 }
+        topTTLs.insert(ttl, at: j)
+        if topTTLs.count > 3 { topTTLs.removeLast() }
     }
 
     private static func noteFirst(_ list: inout [FrameNumber], _ f: FrameNumber) {
@@ -129,16 +146,29 @@ struct ResolverBaseline: Sendable {
         let mine = own(frame)
         let n = samples.count - mine.count
         guard n >= minSamples else { return nil }
-        // Counts without the judged frame's samples, without copying the 256-entry table per verdict.
-        func count(_ t: Int) -> Int { ttlCount[t] - mine.count { Int($0.ttl) == t } }
-        let counts = (0..<256).lazy.map(count)
+        // Counts without the judged frame's samples (its distinct TTLs and how many of each), without copying the
+        // 256-entry table per verdict.
+        var ownTTLs: [(ttl: Int, count: Int)] = []
+        for i in mine.indices {
+            let t = Int(mine.samples[i].ttl)
+            if let k = ownTTLs.firstIndex(where: { $0.ttl == t }) { ownTTLs[k].count += 1 } else { ownTTLs.append((t, 1)) }
+        }
+        func count(_ t: Int) -> Int { ttlCount[t] - (ownTTLs.first { $0.ttl == t }?.count ?? 0) }
         // Mode: the value with the largest count, ties to the smaller TTL (deterministic).
         var mode = 0
-        for t in 1..<256 where counts[t] > counts[mode] { mode = t }
-        guard counts[mode] > 0 else { return nil }
+        if ownTTLs.count <= 2 {
+            // The mode is one of the judged frame's TTLs (reduced) or the best TTL it does not touch, which is among
+            // the top three.
+            var candidates = ownTTLs.map(\.ttl)
+            if let u = topTTLs.first(where: { t in !ownTTLs.contains { $0.ttl == Int(t) } }) { candidates.append(Int(u)) }
+            for t in candidates where count(t) > count(mode) || (count(t) == count(mode) && t < mode) { mode = t }
+        } else {
+            for t in 1..<256 where count(t) > count(mode) { mode = t }
+        }
+        guard count(mode) > 0 else { return nil }
         guard abs(Int(ttl) - mode) > tolerance else { return nil }
         var near = 0
-        for t in max(0, Int(ttl) - tolerance)...min(255, Int(ttl) + tolerance) { near += counts[t] }
+        for t in max(0, Int(ttl) - tolerance)...min(255, Int(ttl) + tolerance) { near += count(t) }
         guard Double(near) < rareFraction * Double(n) else { return nil }
         guard let baselineFrame = firstFrame(ttlFirst[UInt8(mode)], notEqual: frame) else { return nil }
         return (UInt8(mode), baselineFrame)
