@@ -23,7 +23,6 @@ extension SignatureDatabase {
                                bodySHA256: String? = nil, bodyIsPrefix: Bool = false) -> [SignatureMatch] {
         var out: [SignatureMatch] = []
         var bodyText: NSString?
-        let loweredHeaders = headers.map { (name: $0.name.lowercased(), value: $0.value.trimmingASCIISpaces()) }
 
         for (index, row) in blockPagePatterns.enumerated() {
             let matched: Bool
@@ -42,8 +41,10 @@ extension SignatureDatabase {
                     matched = Self.bytesMatch(body, pattern: patternBytes[index], type: row.patternType)
                 }
             case .header(let name):
-                matched = loweredHeaders.contains { header in
-                    header.name == name && textMatches(header.value, row: row, index: index)
+                // Names compare without lower-cased copies; only the values of matching names are trimmed.
+                matched = headers.contains { header in
+                    Self.equalsIgnoringASCIICase(header.name, lowercased: name)
+                        && textMatches(header.value.trimmingASCIISpaces(), row: row, index: index)
                 }
             case .status:
                 guard let status else { continue }
@@ -74,6 +75,12 @@ extension SignatureDatabase {
             }
         }
         return out.sorted()
+    }
+
+    /// `a.lowercased() == lower` for a lower-case `lower`, without the copy.
+    static func equalsIgnoringASCIICase(_ a: String, lowercased lower: String) -> Bool {
+        guard a.utf8.count == lower.utf8.count else { return false }
+        return zip(a.utf8, lower.utf8).allSatisfy { x, y in (x >= 0x41 && x <= 0x5A ? x | 0x20 : x) == y }
     }
 
     private func textMatches(_ value: String, row: BlockPagePatternRow, index: Int) -> Bool {

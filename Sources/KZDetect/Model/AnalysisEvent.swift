@@ -121,7 +121,8 @@ public struct HTTPResponseEvent: Sendable, Hashable {
         self.bodyFacts = bodyFacts
     }
     public func header(_ name: String) -> String? {
-        headers.first { $0.name.lowercased() == name.lowercased() }?.value
+        let n = name.lowercased()
+        return headers.first { $0.name.equalsASCIICaseInsensitive(n) }?.value
     }
 }
 

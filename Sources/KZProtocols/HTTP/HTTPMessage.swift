@@ -1,3 +1,5 @@
+import KZWire
+
 /// One header field line, name and value as sent (value without surrounding whitespace), RFC 9112 §5.
 public struct HTTPHeader: Sendable, Hashable, Codable {
     public var name: String
@@ -80,7 +82,7 @@ public struct HTTPRequest: Sendable, Hashable, Codable {
     /// First value of the named header (case-insensitive).
     public func header(_ name: String) -> String? {
         let n = name.lowercased()
-        return headers.first { $0.name.lowercased() == n }?.value
+        return headers.first { $0.name.equalsASCIICaseInsensitive(n) }?.value
     }
 }
 
@@ -105,7 +107,7 @@ public struct HTTPResponse: Sendable, Hashable, Codable {
 
     public func header(_ name: String) -> String? {
         let n = name.lowercased()
-        return headers.first { $0.name.lowercased() == n }?.value
+        return headers.first { $0.name.equalsASCIICaseInsensitive(n) }?.value
     }
 }
 

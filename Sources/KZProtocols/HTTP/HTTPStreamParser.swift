@@ -1,3 +1,5 @@
+import KZWire
+
 /// Which side of an HTTP connection a parser reads.
 public enum HTTPStreamRole: String, Sendable, Hashable, Codable {
     /// The originator → responder direction (requests).
@@ -321,7 +323,7 @@ public struct HTTPStreamParser {
             p.headers.append(HTTPHeader(name: name, value: value))
         }
         if role == .request {
-            let hosts = p.headers.filter { $0.name.lowercased() == "host" }
+            let hosts = p.headers.filter { $0.name.equalsASCIICaseInsensitive("host") }
             p.host = hosts.first?.value
             if hosts.count > 1 { anomaly("http.multiple_host", hosts.map(\.value).joined(separator: ", "), frame: lastFrame, offset: base) }
             if hosts.isEmpty && p.version == "HTTP/1.1" { anomaly("http.missing_host", "", frame: lastFrame, offset: base) }
@@ -343,7 +345,7 @@ public struct HTTPStreamParser {
     private mutating func startBody(frame: Int) {
         let p = pending
         func values(_ name: String) -> [String] {
-            p.headers.filter { $0.name.lowercased() == name }.map(\.value)
+            p.headers.filter { $0.name.equalsASCIICaseInsensitive(name) }.map(\.value)
         }
         let te = values("transfer-encoding")
         let clValues = values("content-length").flatMap { $0.split(separator: ",").map { $0.trimmingASCIISpaces() } }
