@@ -239,6 +239,46 @@ struct HTTPPair {
         }
     }
 
+    /// The head is copied a line at a time once its start is checked; fed whole, in odd pieces or a byte at a time,
+    /// a parser must give the same events, anomalies (with their offsets) included: a head that crosses the cap inside
+    /// a line, a line of lone CRs (an empty line: RFC 9112 §2.2 leniency), a bare-LF head, a folded line.
+    @Test(arguments: [
+        ("GET /a HTTP/1.1\r\nHost: x\r\n" + String(repeating: "X-Pad: 0123456789\r\n", count: 30) + "\r\n", [String]()),
+        ("GET /b HTTP/1.1\r\nHost: x\r\nA: 1\r\n\r\r\nGET /c HTTP/1.1\r\nHost: y\r\n\r\n", ["/b 2", "/c 1"]),
+        ("GET /d HTTP/1.1\nHost: x\nB: 2\n\nGET /e HTTP/1.0\n\n", ["/d 2", "/e 0"]),
+        ("GET /f HTTP/1.1\r\nHost: x\r\nC: 3\r\n  folded\r\nD : 4\r\n\r\n", ["/f 3"]),
+    ])
+    func headCopiedByLinesEqualsByteAtATime(text: String, targets: [String]) {
+        let bytes = Array(text.utf8)
+        func events(_ pieces: [[UInt8]]) -> [HTTPEvent] {
+            var p = HTTPStreamParser(role: .request, limits: HTTPParserLimits(maxHeaderBytes: 300))
+            for (i, piece) in pieces.enumerated() { p.feed(piece, frame: 1 + i / 7) }
+            p.finish()
+            return p.takeEvents()
+        }
+        let whole = events([bytes])
+        #expect(!whole.isEmpty)
+        // The requests themselves (target and header count): a line of lone CRs ends a head, a bare LF ends a line,
+        // and a head over the cap gives no request.
+        #expect(whole.compactMap { if case .request(let r) = $0 { "\(r.target) \(r.headers.count)" } else { nil } } == targets)
+        for size in [1, 2, 3, 5, 17, 64] {
+            let pieces = stride(from: 0, to: bytes.count, by: size).map { Array(bytes[$0..<min($0 + size, bytes.count)]) }
+            let got = events(pieces)
+            #expect(got.map(Self.shape) == whole.map(Self.shape), "pieces of \(size)")
+        }
+    }
+
+    /// An event without its frame numbers (pieces arrive in different frames).
+    static func shape(_ e: HTTPEvent) -> String {
+        switch e {
+        case .request(let r): "request \(r.method) \(r.target) \(r.version) \(r.headers.map { "\($0.name)=\($0.value)" }) \(r.complete)"
+        case .response(let r): "response \(r.status) \(r.headers.count) \(r.complete)"
+        // Head anomalies carry the offset of the piece being fed (so they differ by piece size in any parser); the
+        // cap's offset is exact and must not move.
+        case .anomaly(let a): "anomaly \(a.name)" + (a.name == "http.header_section_too_large" ? " @\(a.offset ?? -1)" : "")
+        }
+    }
+
     @Test func hugeHeaderSectionIsCapped() {
         var p = HTTPStreamParser(role: .request, limits: HTTPParserLimits(maxHeaderBytes: 4096))
         p.feed(Array(ascii: "GET / HTTP/1.1\r\n"), frame: 1)

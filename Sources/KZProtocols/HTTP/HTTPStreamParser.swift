@@ -1,3 +1,4 @@
+import Foundation
 import KZWire
 
 /// Which side of an HTTP connection a parser reads.
@@ -172,6 +173,31 @@ public struct HTTPStreamParser {
     private mutating func consumeHead(_ b: UnsafeRawBufferPointer, from start: Int, frame: Int) -> Int {
         var i = start
         while i < b.count {
+            // Past the checked start of the message, whole lines are copied at once: up to and including the next LF,
+            // unless that would cross the header-size cap (then byte by byte below, for the exact anomaly offset).
+            if !head.isEmpty && (firstLineDone || head.count > 24), let ptr = b.baseAddress {
+                let lf = memchr(ptr + i, 0x0a, b.count - i)
+                let end = lf.map { ptr.distance(to: UnsafeRawPointer($0)) + 1 } ?? b.count
+                if head.count + (end - i) <= limits.maxHeaderBytes {
+                    // A line holding only CRs is empty (as the byte loop below treats it).
+                    let contentEnd = lf == nil ? end : end - 1
+                    var k = i
+                    while k < contentEnd && b[k] == 0x0d { k += 1 }
+                    if k < contentEnd { lineHasContent = true }
+                    head.append(contentsOf: UnsafeRawBufferPointer(rebasing: b[i..<end]))
+                    lastFrame = frame
+                    i = end
+                    if lf != nil {
+                        if !lineHasContent {
+                            if parseHead(complete: true) { startBody(frame: frame) }
+                            return i
+                        }
+                        lineHasContent = false
+                        firstLineDone = true
+                    }
+                    continue
+                }
+            }
             let c = b[i]
             if head.isEmpty && (c == 0x0d || c == 0x0a) { i += 1; continue }   // RFC 9112 §2.2
             if head.isEmpty { firstFrame = frame; firstLineDone = false; lineHasContent = false }
@@ -201,13 +227,15 @@ public struct HTTPStreamParser {
         return i
     }
 
+    static let statusLinePrefix: [UInt8] = Array("HTTP/".utf8)
+
     /// Early check of the first bytes so that binary junk is rejected without buffering it.
     private func startLooksValid() -> Bool {
         let k = head.count - 1
         let c = head[k]
         switch role {
         case .response:
-            let prefix: [UInt8] = Array("HTTP/".utf8)
+            let prefix = Self.statusLinePrefix
             return k >= prefix.count || c == prefix[k]
         case .request:
             if let sp = head.firstIndex(of: 0x20) { return sp > 0 }
