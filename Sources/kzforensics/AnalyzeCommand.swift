@@ -87,6 +87,7 @@ struct AnalyzeCommand: ParsableCommand {
         case .jsonl: text = try outcome.report.findings.map { try ReportJSON.encodeLine($0) }.joined(separator: "\n")
                 + (outcome.report.findings.isEmpty ? "" : "\n")
         }
+        clock.mark("render")
         if let out {
             guard FileManager.default.createFile(atPath: out, contents: Data(text.utf8)) else {
                 throw CLIError("cannot write \(out)")
@@ -94,7 +95,7 @@ struct AnalyzeCommand: ParsableCommand {
         } else {
             StdStream.out.write(text)
         }
-        clock.mark("render and write")
+        clock.mark("write")
         if let extract {
             try FileManager.default.createDirectory(atPath: extract, withIntermediateDirectories: true)
             let written = try Extractor.extract(findings: outcome.findings, directory: extract, engine: engine)
