@@ -19,12 +19,14 @@ import KZWire
     var timeoutClass: TimeoutClass
     /// Index of this flow's `TCPFlowState` in `FlowTable.tcpStates`, -1 when it has none (not TCP).
     var tcpIndex: Int32 = -1
+    var firstDigits: UInt8
     var lastNanos: Int64
     var lastFrame: FrameNumber
     var fwd = HalfState()
     var rev = HalfState()
+    /// First packet's time (its digits in `firstDigits`): here, the notes (16-byte aligned) start without padding.
+    var firstNanos: Int64
     var notes = FlowNotes()
-    var firstTimestamp: Timestamp
     var firstFrame: FrameNumber
 
     init(context: FlowContext, originatorIsLow: Bool, packet p: DecodedPacket, timeoutClass: TimeoutClass) {
@@ -33,7 +35,8 @@ import KZWire
         roleSource = context.roleSource
         self.originatorIsLow = originatorIsLow
         isTCP = context.key.proto == .tcp
-        firstTimestamp = p.timestamp
+        firstNanos = p.timestamp.nanoseconds
+        firstDigits = p.timestamp.digits
         lastNanos = p.timestamp.nanoseconds
         lastDigits = p.timestamp.digits
         firstFrame = p.frame
@@ -334,7 +337,7 @@ import KZWire
         }
         return FlowRecord(
             id: context.id, key: context.key, originator: context.originator, responder: context.responder,
-            roleSource: context.roleSource, firstTimestamp: firstTimestamp,
+            roleSource: context.roleSource, firstTimestamp: Timestamp(nanoseconds: firstNanos, digits: firstDigits),
             lastTimestamp: Timestamp(nanoseconds: lastNanos, digits: lastDigits), firstFrame: firstFrame,
             lastFrame: lastFrame,
             directions: [fwd.summary(tcp?.fwd ?? .absent, segments: segments.0),

@@ -44,11 +44,16 @@ import KZWire
 /// Offsets are 64-bit stream offsets, so sequence wraparound (RFC 9293 §3.4, 2^32) needs no special case: a segment is
 /// placed by its signed 32-bit distance to the next expected sequence number.
 @usableFromInline struct StreamHalf: Sendable {
+    // Small fields first, in one word (160 bytes in all, 24 fewer than in declaration order by topic).
     var started = false
+    var ended = false
+    /// Valid bytes in `head` (offsets `0..<headCount`).
+    var headCount: UInt8 = 0
+    /// Next entry of `spans` to overwrite once it holds 16.
+    var spanNext: UInt8 = 0
     var nextSeq: UInt32 = 0
     var nextOffset: UInt64 = 0
     var finOffset: UInt64 = .max
-    var ended = false
     var ooo: [BufferedSegment] = []
     var bufferedBytes = 0
     /// Retained delivered bytes: `ring[o & (ring.count-1)]` holds offset `o` for `o` in `nextOffset-retained ..<
@@ -60,13 +65,10 @@ import KZWire
     /// budget is spent long before the real response arrives (on the 1 GiB reference, 167 of 188 injected HTTP block
     /// pages were only found with it).
     var head = InlineArray<64, UInt8>(repeating: 0)
-    /// Valid bytes in `head` (offsets `0..<headCount`).
-    var headCount: UInt8 = 0
     static let headCapacity = 64
     /// The last 16 delivered spans and their frames, for naming the first frame of a conflict; frames count from
     /// `spanBase` (the first span's frame).
     var spans: [DeliveredSpan] = []
-    var spanNext = 0
     var spanBase: FrameNumber = 0
     var retransmittedBytes = 0
     var missedBytes = 0
@@ -263,8 +265,8 @@ import KZWire
                 if spans.capacity == 0 { spans.reserveCapacity(4) }   // most directions deliver a few segments
                 spans.append(span)
             } else {
-                spans[spanNext] = span
-                spanNext = (spanNext + 1) & 15
+                spans[Int(spanNext)] = span
+                spanNext = (spanNext &+ 1) & 15
             }
         }
         nextOffset &+= UInt64(n)
@@ -302,8 +304,7 @@ import KZWire
         let len = Int(target - nextOffset)
         let gap = StreamGap(direction: direction, offset: nextOffset, length: len, seq: nextSeq, frame: frame,
                             reason: reason)
-        notes.gapCount &+= 1
-        if notes.gaps.count < limits.maxGapsPerFlow { notes.gaps.append(gap) }
+        notes.gap(gap, limit: limits.maxGapsPerFlow)
         notes.anomaly(.gap, frame: frame)
         notes.history.scaled(.g, UInt8(ascii: "G"), direction == .forward)
         missedBytes &+= len
@@ -466,8 +467,7 @@ import KZWire
 
     func record<S: FlowEventSink>(_ c: OverlapConflict, frame: FrameNumber, notes: inout FlowNotes,
                                   limits: FlowLimits, flow: FlowContext, sink: inout S) {
-        notes.conflictCount &+= 1
-        if notes.conflicts.count < limits.maxConflictsPerFlow { notes.conflicts.append(c) }
+        notes.conflict(c, limit: limits.maxConflictsPerFlow)
         notes.anomaly(.overlapConflict, frame: frame)
         sink.overlapConflict(flow, c)
     }

@@ -105,20 +105,21 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
 /// One direction's TCP connection tracking and reassembly. Kept out of the flow slot (`TCPFlowState`, indexed by
 /// `FlowSlot.tcpIndex`) because UDP and ICMP flows, often the majority of those open at once, need none of it.
 @usableFromInline struct TCPHalf: Sendable {
-    var log = SegmentLog()
+    // Small fields first, in one word (no padding between them and the 32-bit ones).
     var state: TCPEndpointState = .inactive
     var prevState: TCPEndpointState = .inactive
     var sawSYN = false
-    var isn: UInt32 = 0
     var seqInit = false
-    var maxSeqEnd: UInt32 = 0
     /// Window scale offered in this side's SYN (0xff none), MSS offered.
     var offeredScale: UInt8 = 0xff
-    var mss: UInt16 = 0
-    /// Last ACK number and scaled window this side advertised (RFC 9293 §3.10.7.4 RCV.NXT / RCV.WND as seen).
     var ackKnown = false
+    var mss: UInt16 = 0
+    var isn: UInt32 = 0
+    var maxSeqEnd: UInt32 = 0
+    /// Last ACK number and scaled window this side advertised (RFC 9293 §3.10.7.4 RCV.NXT / RCV.WND as seen).
     var lastAck: UInt32 = 0
     var lastWindow: UInt32 = 0
+    var log = SegmentLog()
     var zeroWindows = 0
     var resets = 0
     var fins = 0
