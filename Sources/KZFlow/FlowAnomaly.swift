@@ -100,6 +100,8 @@ public enum FlowAnomaly: String, Sendable, Hashable, CaseIterable, Codable {
     var segmentRecords = 0
     /// Where the live flows' segment records are kept (`SegmentLog`).
     var segments = SegmentStore()
+    /// Where the live stream directions' delivered spans are kept (`SpanList`).
+    var spans = SpanStore()
     var bufferCapHits = 0
     var truncatedBytes = 0
 }
