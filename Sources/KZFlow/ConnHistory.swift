@@ -21,14 +21,20 @@
 /// per direction; `s`, `h`, `f`, `r` again whenever the sequence number differs from the last packet with the same
 /// flag; `c`, `g`, `t`, `w` logarithmically (1st, 10th, 100th… occurrence).
 ///
-/// 80 bytes per flow: the vectors come first (no padding before them), and each threshold is kept as its exponent.
+/// 96 bytes per flow and no heap block for most: the vectors come first (no padding before them), each threshold is
+/// kept as its exponent, and the first `inlineLetters` letters (a whole typical history) are stored inline; only longer
+/// histories put the rest in `more`.
 @usableFromInline struct ConnHistory: Sendable {
     /// Counters for c, g, t, w per direction (index = kind * 2 + direction).
     var counts = SIMD8<UInt32>(repeating: 0)
     /// The next letter of `counts[i]` is written when it reaches `thresholdPowers[exponents[i]]` (10^k in UInt32
     /// arithmetic, as a threshold multiplied by 10 at each letter would be).
     var exponents = SIMD8<UInt8>(repeating: 0)
-    @usableFromInline var letters: [UInt8] = []
+    /// The first `inlineLetters` letters, then the rest in `more`; `count` letters in all.
+    var first = InlineArray<16, UInt8>(repeating: 0)
+    var more: [UInt8] = []
+    var count: UInt8 = 0
+    static let inlineLetters = 16
     /// Bits of letters already seen once: bit (letter index) + 16 for the responder.
     @usableFromInline var seen: UInt32 = 0
     /// Last sequence numbers for s/h, f, r per direction.
@@ -46,12 +52,32 @@
     @usableFromInline enum Once: Int { case a = 0, d, i, q, s, h, f, r, x, flip }
     @usableFromInline enum Scaled: Int { case c = 0, g, t, w }
 
+    /// The letters in order.
+    var letters: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(Int(count))
+        for i in 0..<Int(count) { out.append(letter(i)) }
+        return out
+    }
+
+    @inline(__always) func letter(_ i: Int) -> UInt8 { i < Self.inlineLetters ? first[i] : more[i - Self.inlineLetters] }
+
     var string: String { String(decoding: letters, as: UTF8.self) }
 
     @inline(__always) mutating func add(_ upper: UInt8, _ orig: Bool) {
-        guard letters.count < Self.maxLetters else { return }
-        if letters.capacity == 0 { letters.reserveCapacity(16) }
-        letters.append(orig ? upper : upper | 0x20)
+        guard Int(count) < Self.maxLetters else { return }
+        append(orig ? upper : upper | 0x20)
+    }
+
+    @inline(__always) private mutating func append(_ c: UInt8) {
+        let n = Int(count)
+        if n < Self.inlineLetters {
+            first[n] = c
+        } else {
+            if more.capacity == 0 { more.reserveCapacity(16) }
+            more.append(c)
+        }
+        count &+= 1
     }
 
     /// Records `upper` once per direction; returns true when it had been seen before.
@@ -69,7 +95,11 @@
         let bit: UInt32 = 1 << UInt32(Once.flip.rawValue)
         guard seen & bit == 0 else { return }
         seen |= bit
-        letters.insert(UInt8(ascii: "^"), at: 0)
+        let old = letters
+        count = 0
+        more = []
+        append(UInt8(ascii: "^"))
+        for c in old { append(c) }
     }
 
     mutating func scaled(_ kind: Scaled, _ upper: UInt8, _ orig: Bool) {
@@ -118,11 +148,12 @@
     /// Zeek's RSTOS0 test: `/^?S[^HAFGIQ]*R.*/` on the history.
     var matchesRSTOS0: Bool {
         var i = 0
-        if i < letters.count && letters[i] == UInt8(ascii: "^") { i += 1 }
-        guard i < letters.count, letters[i] == UInt8(ascii: "S") else { return false }
+        let n = Int(count)
+        if i < n && letter(i) == UInt8(ascii: "^") { i += 1 }
+        guard i < n, letter(i) == UInt8(ascii: "S") else { return false }
         i += 1
-        while i < letters.count {
-            let c = letters[i]
+        while i < n {
+            let c = letter(i)
             if c == UInt8(ascii: "R") { return true }
             switch c {
             case UInt8(ascii: "H"), UInt8(ascii: "A"), UInt8(ascii: "F"), UInt8(ascii: "G"), UInt8(ascii: "I"),

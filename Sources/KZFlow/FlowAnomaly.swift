@@ -43,14 +43,40 @@ public enum FlowAnomaly: String, Sendable, Hashable, CaseIterable, Codable {
     case packetAfterClose = "tcp.packet_after_close"
 }
 
-/// Per-flow notes shared by both directions: history, anomalies, conflicts, gaps. Storage is allocated only when used.
-@usableFromInline struct FlowNotes: Sendable {
-    var history = ConnHistory()
-    var anomalyKinds: [(kind: FlowAnomaly, count: Int, first: FrameNumber)] = []
+/// A flow's overlap conflicts and gaps with their counts: most flows have none, so `FlowNotes` keeps them in an
+/// array of at most one element (8 bytes inline, a heap block only when used) instead of 32 bytes per flow.
+@usableFromInline struct FlowEvidence: Sendable {
     var conflicts: [OverlapConflict] = []
     var conflictCount = 0
     var gaps: [StreamGap] = []
     var gapCount = 0
+}
+
+/// Per-flow notes shared by both directions: history, anomalies, conflicts, gaps. Storage is allocated only when used.
+@usableFromInline struct FlowNotes: Sendable {
+    var history = ConnHistory()
+    var anomalyKinds: [(kind: FlowAnomaly, count: Int, first: FrameNumber)] = []
+    /// Empty, or one `FlowEvidence`.
+    var evidence: [FlowEvidence] = []
+
+    var conflicts: [OverlapConflict] { evidence.first?.conflicts ?? [] }
+    var conflictCount: Int { evidence.first?.conflictCount ?? 0 }
+    var gaps: [StreamGap] { evidence.first?.gaps ?? [] }
+    var gapCount: Int { evidence.first?.gapCount ?? 0 }
+
+    /// Counts a gap and keeps it while fewer than `limit` are kept.
+    mutating func gap(_ g: StreamGap, limit: Int) {
+        if evidence.isEmpty { evidence = [FlowEvidence()] }
+        evidence[0].gapCount &+= 1
+        if evidence[0].gaps.count < limit { evidence[0].gaps.append(g) }
+    }
+
+    /// Counts an overlap conflict and keeps it while fewer than `limit` are kept.
+    mutating func conflict(_ c: OverlapConflict, limit: Int) {
+        if evidence.isEmpty { evidence = [FlowEvidence()] }
+        evidence[0].conflictCount &+= 1
+        if evidence[0].conflicts.count < limit { evidence[0].conflicts.append(c) }
+    }
 
     @inline(__always) mutating func anomaly(_ a: FlowAnomaly, frame: FrameNumber, count: Int = 1) {
         for i in anomalyKinds.indices where anomalyKinds[i].kind == a {
@@ -74,6 +100,8 @@ public enum FlowAnomaly: String, Sendable, Hashable, CaseIterable, Codable {
     var segmentRecords = 0
     /// Where the live flows' segment records are kept (`SegmentLog`).
     var segments = SegmentStore()
+    /// Where the live stream directions' delivered spans are kept (`SpanList`).
+    var spans = SpanStore()
     var bufferCapHits = 0
     var truncatedBytes = 0
 }

@@ -5,7 +5,7 @@ import KZWire
 ///
 /// Memory is bounded by about `maxFlows` × 0.55 KB (slots and index) + 0.53 KB per open TCP flow (its out-of-line
 /// connection and reassembly state) + `maxBufferedBytesTotal` + `maxRetainedBytesTotal` + `maxSegmentRecordsTotal` ×
-/// 56 B + conflict and gap lists (capped per flow): with the defaults about 130 MB in the worst case, whatever the
+/// 32 B + conflict and gap lists (capped per flow): with the defaults about 130 MB in the worst case, whatever the
 /// capture size.
 public struct FlowLimits: Sendable, Hashable {
     /// Idle timeout of an established (or mid-stream) TCP connection, seconds.

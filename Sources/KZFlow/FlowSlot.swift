@@ -3,10 +3,15 @@ import KZWire
 /// One tracked flow inside `FlowTable` (stored in place in an array; mutated through `inout`, never copied on the hot
 /// path).
 ///
-/// Field order is memory order: what every packet reads or writes (the key inside `context`, direction, timeout class,
-/// TCP index, last-seen time) comes first and shares two cache lines; first-packet facts come last.
+/// Field order is memory order: what every packet reads or writes (the key, direction, timeout class, TCP index,
+/// last-seen time) comes first and shares two cache lines; first-packet facts come last.
+///
+/// The slot keeps the key, id and role source, not a whole `FlowContext`: the context's originator and responder are
+/// the key's endpoints in the order `originatorIsLow` gives, so storing them again would cost 64 bytes per flow.
 @usableFromInline struct FlowSlot: Sendable {
-    var context: FlowContext
+    var key: FlowKey
+    var id: FlowID
+    var roleSource: RoleSource
     var originatorIsLow: Bool
     var inUse = true
     var isTCP: Bool
@@ -14,24 +19,35 @@ import KZWire
     var timeoutClass: TimeoutClass
     /// Index of this flow's `TCPFlowState` in `FlowTable.tcpStates`, -1 when it has none (not TCP).
     var tcpIndex: Int32 = -1
+    var firstDigits: UInt8
     var lastNanos: Int64
     var lastFrame: FrameNumber
     var fwd = HalfState()
     var rev = HalfState()
+    /// First packet's time (its digits in `firstDigits`): here, the notes (16-byte aligned) start without padding.
+    var firstNanos: Int64
     var notes = FlowNotes()
-    var firstTimestamp: Timestamp
     var firstFrame: FrameNumber
 
     init(context: FlowContext, originatorIsLow: Bool, packet p: DecodedPacket, timeoutClass: TimeoutClass) {
-        self.context = context
+        key = context.key
+        id = context.id
+        roleSource = context.roleSource
         self.originatorIsLow = originatorIsLow
         isTCP = context.key.proto == .tcp
-        firstTimestamp = p.timestamp
+        firstNanos = p.timestamp.nanoseconds
+        firstDigits = p.timestamp.digits
         lastNanos = p.timestamp.nanoseconds
         lastDigits = p.timestamp.digits
         firstFrame = p.frame
         lastFrame = p.frame
         self.timeoutClass = timeoutClass
+    }
+
+    /// Who the flow is, as events carry it (built from the key and `originatorIsLow`).
+    @inline(__always) var context: FlowContext {
+        FlowContext(id: id, key: key, originator: originatorIsLow ? key.low : key.high,
+                    responder: originatorIsLow ? key.high : key.low, roleSource: roleSource)
     }
 
     /// An unused slot (keeps no storage).
@@ -56,6 +72,7 @@ import KZWire
         direction: FlowDirection, st: inout TCPFlowState, limits: FlowLimits, budget: inout ReassemblyBudget,
         sink: inout S
     ) {
+        let context = self.context
         if direction == .forward {
             FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, c: &fwd, e: &st.fwd,
                              peer: &st.rev, notes: &notes, handshake: &st.handshake, synNanos: &st.synNanos,
@@ -72,7 +89,7 @@ import KZWire
     static func tcpHalf<S: FlowEventSink>(
         _ p: DecodedPacket, _ ip: IPSummary, _ t: TCPSummary, payload: UnsafeRawBufferPointer, segLen: Int,
         direction: FlowDirection, c: inout HalfState, e: inout TCPHalf, peer: inout TCPHalf, notes: inout FlowNotes,
-        handshake: inout HandshakeTiming, synNanos: inout Int64, synAckNanos: inout Int64, flow: FlowContext,
+        handshake: inout HandshakeState, synNanos: inout Int64, synAckNanos: inout Int64, flow: FlowContext,
         limits: FlowLimits, budget: inout ReassemblyBudget, sink: inout S
     ) {
         let isOrig = direction == .forward
@@ -293,7 +310,7 @@ import KZWire
             if os == .established && rs == .established { return .S1 }
             return .OTH
         }
-        if context.key.proto == .udp {
+        if key.proto == .udp {
             if fwd.packets > 0 { return rev.packets > 0 ? .SF : .S0 }
             return rev.packets > 0 ? .SHR : .OTH
         }
@@ -303,6 +320,7 @@ import KZWire
     /// Ends both streams and builds the owned record. `tcp` is the flow's TCP state (nil when it has none).
     mutating func close<S: FlowEventSink>(reason: CloseReason, tcp: inout TCPFlowState?, limits: FlowLimits,
                                           budget: inout ReassemblyBudget, sink: inout S) -> FlowRecord {
+        let context = self.context
         if isTCP, tcp != nil {
             tcp!.fwd.stream.close(frame: lastFrame, direction: .forward, flow: context, notes: &notes,
                                   budget: &budget, limits: limits, sink: &sink)
@@ -319,12 +337,12 @@ import KZWire
         }
         return FlowRecord(
             id: context.id, key: context.key, originator: context.originator, responder: context.responder,
-            roleSource: context.roleSource, firstTimestamp: firstTimestamp,
+            roleSource: context.roleSource, firstTimestamp: Timestamp(nanoseconds: firstNanos, digits: firstDigits),
             lastTimestamp: Timestamp(nanoseconds: lastNanos, digits: lastDigits), firstFrame: firstFrame,
             lastFrame: lastFrame,
             directions: [fwd.summary(tcp?.fwd ?? .absent, segments: segments.0),
                          rev.summary(tcp?.rev ?? .absent, segments: segments.1)], connState: connState(tcp),
-            history: notes.history.string, anomalies: notes.anomalyCounts, handshake: tcp?.handshake ?? HandshakeTiming(),
+            history: notes.history.string, anomalies: notes.anomalyCounts, handshake: tcp?.handshake.timing ?? HandshakeTiming(),
             overlapConflicts: notes.conflicts, overlapConflictCount: notes.conflictCount, gaps: notes.gaps,
             gapCount: notes.gapCount, closeReason: reason)
     }

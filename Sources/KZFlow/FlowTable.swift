@@ -102,7 +102,7 @@ public struct FlowTable {
 
         guard let (key, srcIsLow) = FlowKey.of(p) else { return }
         let hash = FlowIndex.hash32(key)
-        var i = index.find(key, hash: hash) { slots[Int($0)].context.key }
+        var i = index.find(key, hash: hash) { slots[Int($0)].key }
         if i >= 0, case .tcp(let t) = p.transport, isReuse(Int(i), t, srcIsLow: srcIsLow) {
             counters.portReuses &+= 1
             closeFlow(Int(i), reason: .portReuse, into: &sink)
@@ -185,7 +185,7 @@ public struct FlowTable {
     /// instead of holding every open flow's events until the end (tens of thousands of flows are open at once).
     public mutating func finish<S: FlowEventSink>(into sink: inout S, drain: (inout S) -> Void) {
         var live: [(FlowID, Int)] = []
-        for (i, s) in slots.enumerated() where s.inUse { live.append((s.context.id, i)) }
+        for (i, s) in slots.enumerated() where s.inUse { live.append((s.id, i)) }
         live.sort { $0.0 < $1.0 }
         for (_, i) in live {
             closeFlow(i, reason: .finish, into: &sink)

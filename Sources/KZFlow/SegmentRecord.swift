@@ -63,8 +63,9 @@ public struct SegmentRecord: Sendable, Hashable, Codable {
     var control = ChunkList()
     var tailNext: Int32 = 0
     var dropped = 0
-    /// Frame of the first record (the packed records' frames count from it).
+    /// Frame and time of the first record (the packed records' frames and times count from them).
     var base: FrameNumber = -1
+    var baseTime: Int64 = 0
     /// Records currently held (for the global budget).
     var held: Int { Int(head.count + tail.count + control.count) }
 
@@ -72,10 +73,15 @@ public struct SegmentRecord: Sendable, Hashable, Codable {
     /// exhausted.
     @inline(__always)
     mutating func append(_ r: SegmentRecord, limits: FlowLimits, allowGrowth: Bool, store: inout SegmentStore) -> Int {
-        if base < 0 { base = r.frame }
-        guard let p = PackedSegment(r, base: base) else { dropped &+= 1; return 0 }
-        if Int(head.count) < limits.segmentHead {
-            guard allowGrowth else { dropped &+= 1; return 0 }
+        if base < 0 {
+            base = r.frame
+            baseTime = r.timestamp
+        }
+        // Only records that will be held are packed (a wide one would take an entry).
+        let fitsHead = Int(head.count) < limits.segmentHead
+        if !allowGrowth && (fitsHead || limits.segmentTail <= 0) { dropped &+= 1; return 0 }
+        guard let p = store.pack(r, base: base, baseTime: baseTime) else { dropped &+= 1; return 0 }
+        if fitsHead {
             head.append(p, store: &store)
             return 1
         }
@@ -86,9 +92,9 @@ public struct SegmentRecord: Sendable, Hashable, Codable {
                 return 1
             }
         }
-        guard limits.segmentTail > 0 else { dropped &+= 1; return 0 }
+        guard limits.segmentTail > 0 else { store.discard(p); dropped &+= 1; return 0 }
         if Int(tail.count) < limits.segmentTail {
-            guard allowGrowth else { dropped &+= 1; return 0 }
+            guard allowGrowth else { store.discard(p); dropped &+= 1; return 0 }
             tail.append(p, store: &store)
             grew = 1
         } else {
@@ -99,6 +105,7 @@ public struct SegmentRecord: Sendable, Hashable, Codable {
                 control.append(old, store: &store)
                 grew = 1
             } else {
+                store.discard(old)
                 dropped &+= 1
             }
             tail.set(slot, p, store: &store)
@@ -111,9 +118,9 @@ public struct SegmentRecord: Sendable, Hashable, Codable {
     func records(_ store: SegmentStore) -> [SegmentRecord] {
         var all: [SegmentRecord] = []
         all.reserveCapacity(held)
-        head.copy(into: &all, base: base, store)
-        control.copy(into: &all, base: base, store)
-        tail.copy(into: &all, base: base, store)
+        head.copy(into: &all, base: base, baseTime: baseTime, store)
+        control.copy(into: &all, base: base, baseTime: baseTime, store)
+        tail.copy(into: &all, base: base, baseTime: baseTime, store)
         all.sort { $0.frame < $1.frame }
         return all
     }

@@ -25,6 +25,15 @@ import KZWire
     }
 
     var end: UInt64 { offset &+ UInt64(length) }
+
+    private init(zeroOffset: Void) {
+        offset = 0
+        length = 0
+        frameDelta = 0
+    }
+
+    /// An empty span (fills unused store space).
+    static let zero = DeliveredSpan(zeroOffset: ())
 }
 
 /// Out-of-order bytes waiting for the hole before them to fill. Only this path copies payload.
@@ -44,11 +53,14 @@ import KZWire
 /// Offsets are 64-bit stream offsets, so sequence wraparound (RFC 9293 §3.4, 2^32) needs no special case: a segment is
 /// placed by its signed 32-bit distance to the next expected sequence number.
 @usableFromInline struct StreamHalf: Sendable {
+    // Small fields first, in one word (160 bytes in all, 24 fewer than in declaration order by topic).
     var started = false
+    var ended = false
+    /// Valid bytes in `head` (offsets `0..<headCount`).
+    var headCount: UInt8 = 0
     var nextSeq: UInt32 = 0
     var nextOffset: UInt64 = 0
     var finOffset: UInt64 = .max
-    var ended = false
     var ooo: [BufferedSegment] = []
     var bufferedBytes = 0
     /// Retained delivered bytes: `ring[o & (ring.count-1)]` holds offset `o` for `o` in `nextOffset-retained ..<
@@ -60,13 +72,10 @@ import KZWire
     /// budget is spent long before the real response arrives (on the 1 GiB reference, 167 of 188 injected HTTP block
     /// pages were only found with it).
     var head = InlineArray<64, UInt8>(repeating: 0)
-    /// Valid bytes in `head` (offsets `0..<headCount`).
-    var headCount: UInt8 = 0
     static let headCapacity = 64
-    /// The last 16 delivered spans and their frames, for naming the first frame of a conflict; frames count from
-    /// `spanBase` (the first span's frame).
-    var spans: [DeliveredSpan] = []
-    var spanNext = 0
+    /// The last 16 delivered spans and their frames, for naming the first frame of a conflict (in the table's
+    /// `SpanStore`, `ReassemblyBudget.spans`); frames count from `spanBase` (the first span's frame).
+    var spans = SpanList()
     var spanBase: FrameNumber = 0
     var retransmittedBytes = 0
     var missedBytes = 0
@@ -134,7 +143,8 @@ import KZWire
             let capEnd = min(ovEnd, start + Int64(bytes.count))
             compareDelivered(from: UInt64(start), to: UInt64(ovEnd), captured: bytes, capturedEnd: capEnd,
                              seq: seq &+ UInt32(truncatingIfNeeded: start - offset(of: seq)), source: source,
-                             direction: direction, flow: flow, notes: &notes, limits: limits, sink: &sink)
+                             direction: direction, flow: flow, notes: &notes, limits: limits,
+                             spanStore: budget.spans, sink: &sink)
             if end <= next { return }
             let drop = Int(next - start)
             bytes = drop < bytes.count ? bytes.dropping(drop) : UnsafeRawBufferPointer(start: nil, count: 0)
@@ -230,6 +240,7 @@ import KZWire
         budget.retained &-= ring.count
         ring = []
         retained = 0
+        spans.release(&budget.spans)
     }
 
     // MARK: internals
@@ -259,13 +270,7 @@ import KZWire
         }
         if spans.isEmpty { spanBase = source.frame }
         if let span = DeliveredSpan(offset: nextOffset, length: n, frame: source.frame, base: spanBase) {
-            if spans.count < 16 {
-                if spans.capacity == 0 { spans.reserveCapacity(4) }   // most directions deliver a few segments
-                spans.append(span)
-            } else {
-                spans[spanNext] = span
-                spanNext = (spanNext + 1) & 15
-            }
+            spans.add(span, store: &budget.spans)
         }
         nextOffset &+= UInt64(n)
         nextSeq &+= UInt32(truncatingIfNeeded: n)
@@ -302,8 +307,7 @@ import KZWire
         let len = Int(target - nextOffset)
         let gap = StreamGap(direction: direction, offset: nextOffset, length: len, seq: nextSeq, frame: frame,
                             reason: reason)
-        notes.gapCount &+= 1
-        if notes.gaps.count < limits.maxGapsPerFlow { notes.gaps.append(gap) }
+        notes.gap(gap, limit: limits.maxGapsPerFlow)
         notes.anomaly(.gap, frame: frame)
         notes.history.scaled(.g, UInt8(ascii: "G"), direction == .forward)
         missedBytes &+= len
@@ -366,9 +370,9 @@ import KZWire
     }
 
     /// Frame that delivered `offset`, when still remembered.
-    func frameDelivering(_ offset: UInt64) -> FrameNumber {
-        for s in spans where s.offset <= offset && offset < s.end { return spanBase &+ Int(s.frameDelta) }
-        return 0
+    func frameDelivering(_ offset: UInt64, _ store: SpanStore) -> FrameNumber {
+        guard let s = spans.find(offset, store) else { return 0 }
+        return spanBase &+ Int(s.frameDelta)
     }
 
     /// Compares bytes that arrive again for `[s, e)` below the delivery point with what was delivered: the retained
@@ -377,7 +381,7 @@ import KZWire
     mutating func compareDelivered<S: FlowEventSink>(
         from s: UInt64, to e: UInt64, captured: UnsafeRawBufferPointer, capturedEnd: Int64, seq: UInt32,
         source: SegmentSource, direction: FlowDirection, flow: FlowContext, notes: inout FlowNotes,
-        limits: FlowLimits, sink: inout S
+        limits: FlowLimits, spanStore: SpanStore, sink: inout S
     ) {
         let total = Int(e - s)
         let ringStart = ring.isEmpty ? nextOffset : nextOffset &- UInt64(retained)
@@ -423,7 +427,7 @@ import KZWire
         }
         let c = OverlapConflict(direction: direction, offset: firstChecked, length: Int(lastChecked - firstChecked) + 1,
                                 seq: seq &+ UInt32(truncatingIfNeeded: firstChecked - s), differingBytes: differing,
-                                firstDifference: firstDiff, firstFrame: frameDelivering(firstDiff),
+                                firstDifference: firstDiff, firstFrame: frameDelivering(firstDiff, spanStore),
                                 secondFrame: source.frame, firstBytes: a, secondBytes: b, firstWasDelivered: true)
         record(c, frame: source.frame, notes: &notes, limits: limits, flow: flow, sink: &sink)
     }
@@ -466,9 +470,129 @@ import KZWire
 
     func record<S: FlowEventSink>(_ c: OverlapConflict, frame: FrameNumber, notes: inout FlowNotes,
                                   limits: FlowLimits, flow: FlowContext, sink: inout S) {
-        notes.conflictCount &+= 1
-        if notes.conflicts.count < limits.maxConflictsPerFlow { notes.conflicts.append(c) }
+        notes.conflict(c, limit: limits.maxConflictsPerFlow)
         notes.anomaly(.overlapConflict, frame: frame)
         sink.overlapConflict(flow, c)
+    }
+}
+
+/// The delivered spans of every live stream direction of a table, in chunks of `chunkSize` cut from blocks allocated
+/// once, reused through a free list (as `SegmentStore`): a direction's 16 spans cost 272 bytes instead of an array's
+/// 304 (header and allocator overhead), and a direction with a few spans 68 instead of 112.
+@usableFromInline struct SpanStore: Sendable {
+    static let chunkSize = 4
+    /// Spans per block (128 KiB).
+    static let blockSpans = 8192
+
+    private var blocks: [[DeliveredSpan]] = []
+    private var next: [Int32] = []
+    private var free: [Int32] = []
+    /// Chunks handed out and not released.
+    private(set) var chunksInUse = 0
+
+    init() {}
+
+    mutating func allocate() -> Int32 {
+        chunksInUse += 1
+        if let c = free.popLast() {
+            next[Int(c)] = -1
+            return c
+        }
+        let c = next.count
+        if c * Self.chunkSize == blocks.count * Self.blockSpans {
+            blocks.append(Array(repeating: DeliveredSpan.zero, count: Self.blockSpans))
+        }
+        next.append(-1)
+        return Int32(c)
+    }
+
+    mutating func release(list first: Int32) {
+        var c = first
+        while c >= 0 {
+            let n = next[Int(c)]
+            free.append(c)
+            chunksInUse -= 1
+            c = n
+        }
+    }
+
+    func next(after c: Int32) -> Int32 { next[Int(c)] }
+    mutating func link(_ c: Int32, to n: Int32) { next[Int(c)] = n }
+
+    subscript(c: Int32, i: Int) -> DeliveredSpan {
+        get {
+            let k = Int(c) * Self.chunkSize + i
+            return blocks[k / Self.blockSpans][k % Self.blockSpans]
+        }
+        set {
+            let k = Int(c) * Self.chunkSize + i
+            blocks[k / Self.blockSpans][k % Self.blockSpans] = newValue
+        }
+    }
+}
+
+/// The last `capacity` delivered spans of one direction, in `SpanStore` chunks: appended until full, then each new
+/// span overwrites the oldest (a ring). 9 bytes inline.
+@usableFromInline struct SpanList: Sendable {
+    static let capacity = 16
+    var first: Int32 = -1
+    var last: Int32 = -1
+    /// Spans held while fewer than `capacity`; once full, `capacity` + the ring position to overwrite next.
+    var fill: UInt8 = 0
+
+    var isEmpty: Bool { fill == 0 }
+    var count: Int { min(Int(fill), Self.capacity) }
+
+    mutating func add(_ s: DeliveredSpan, store: inout SpanStore) {
+        let n = Int(fill)
+        if n < Self.capacity {
+            let i = n % SpanStore.chunkSize
+            if i == 0 {
+                let c = store.allocate()
+                if last >= 0 { store.link(last, to: c) } else { first = c }
+                last = c
+            }
+            store[last, i] = s
+            fill &+= 1
+        } else {
+            let pos = n - Self.capacity
+            var c = first
+            for _ in 0..<(pos / SpanStore.chunkSize) { c = store.next(after: c) }
+            store[c, pos % SpanStore.chunkSize] = s
+            fill = UInt8(Self.capacity + (pos + 1) % Self.capacity)
+        }
+    }
+
+    /// The span holding `offset` (spans never overlap: each starts where the stream stood when it was delivered).
+    func find(_ offset: UInt64, _ store: SpanStore) -> DeliveredSpan? {
+        var c = first
+        var left = count
+        while c >= 0 && left > 0 {
+            for k in 0..<min(left, SpanStore.chunkSize) {
+                let s = store[c, k]
+                if s.offset <= offset && offset < s.end { return s }
+            }
+            left -= SpanStore.chunkSize
+            c = store.next(after: c)
+        }
+        return nil
+    }
+
+    /// All spans held, in storage order.
+    func all(_ store: SpanStore) -> [DeliveredSpan] {
+        var out: [DeliveredSpan] = []
+        var c = first
+        var left = count
+        while c >= 0 && left > 0 {
+            for k in 0..<min(left, SpanStore.chunkSize) { out.append(store[c, k]) }
+            left -= SpanStore.chunkSize
+            c = store.next(after: c)
+        }
+        return out
+    }
+
+    mutating func release(_ store: inout SpanStore) {
+        if first >= 0 { store.release(list: first) }
+        self = SpanList()
     }
 }

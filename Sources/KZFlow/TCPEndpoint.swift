@@ -21,15 +21,34 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
 }
 
 /// Everything kept about one direction of a flow (the packets one endpoint sent), whatever its protocol.
+///
+/// 88 bytes, flat: the `TTLRange` and `IPIDStats` of the summary are rebuilt when the flow closes, so their padding
+/// and the IP-ID count (always equal to `packets`: both count the packets of this side) are not stored per flow.
 @usableFromInline struct HalfState: Sendable {
     var packets = 0
     var payloadBytes = 0
     var wireBytes = 0
     var ipBytes = 0
-    var ttl = TTLRange()
-    var lastTTL: UInt8 = 0
-    var ipid = IPIDStats()
+    var ttlChanges = 0
+    var ipidZeros = 0
+    var ipidDecreases = 0
     var badChecksums = 0
+    var ipidFirst: UInt32 = 0
+    var ipidLast: UInt32 = 0
+    var ipidMin: UInt32 = .max
+    var ipidMax: UInt32 = 0
+    var ipidMaxStep: UInt32 = 0
+    var ttlMin: UInt8 = 255
+    var ttlMax: UInt8 = 0
+    var lastTTL: UInt8 = 0
+
+    /// TTL range of this side (as `TTLRange`).
+    var ttl: TTLRange { TTLRange(min: ttlMin, max: ttlMax, changes: ttlChanges) }
+    /// IP-ID behaviour of this side (as `IPIDStats`).
+    var ipid: IPIDStats {
+        IPIDStats(first: ipidFirst, last: ipidLast, min: ipidMin, max: ipidMax, zeros: ipidZeros,
+                  decreases: ipidDecreases, maxStep: ipidMaxStep, count: packets)
+    }
 
     /// Counts IP-level traits of one packet from this side.
     @inline(__always) mutating func countIP(_ ip: IPSummary, wire: Int) {
@@ -37,24 +56,23 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
         wireBytes &+= wire
         ipBytes &+= Int(ip.totalLength)
         let t = ip.ttl
-        if t < ttl.min { ttl.min = t }
-        if t > ttl.max { ttl.max = t }
-        if packets > 1 && t != lastTTL { ttl.changes &+= 1 }
+        if t < ttlMin { ttlMin = t }
+        if t > ttlMax { ttlMax = t }
+        if packets > 1 && t != lastTTL { ttlChanges &+= 1 }
         lastTTL = t
         let id = ip.ipID
-        if ipid.count == 0 {
-            ipid.first = id
+        if packets == 1 {
+            ipidFirst = id
         } else {
             let modulus: UInt32 = ip.version == 4 ? 0x10000 : 0
-            let step: UInt32 = modulus != 0 ? (id &- ipid.last) & 0xffff : id &- ipid.last
+            let step: UInt32 = modulus != 0 ? (id &- ipidLast) & 0xffff : id &- ipidLast
             let down = modulus != 0 ? step > 0x8000 : Int32(bitPattern: step) < 0
-            if down { ipid.decreases &+= 1 } else if step > ipid.maxStep { ipid.maxStep = step }
+            if down { ipidDecreases &+= 1 } else if step > ipidMaxStep { ipidMaxStep = step }
         }
-        ipid.last = id
-        if id < ipid.min { ipid.min = id }
-        if id > ipid.max { ipid.max = id }
-        if id == 0 { ipid.zeros &+= 1 }
-        ipid.count &+= 1
+        ipidLast = id
+        if id < ipidMin { ipidMin = id }
+        if id > ipidMax { ipidMax = id }
+        if id == 0 { ipidZeros &+= 1 }
     }
 
     /// The direction's totals; `tcp` is its TCP half (`TCPHalf.absent` for other protocols), `segments` its log's
@@ -87,20 +105,21 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
 /// One direction's TCP connection tracking and reassembly. Kept out of the flow slot (`TCPFlowState`, indexed by
 /// `FlowSlot.tcpIndex`) because UDP and ICMP flows, often the majority of those open at once, need none of it.
 @usableFromInline struct TCPHalf: Sendable {
-    var log = SegmentLog()
+    // Small fields first, in one word (no padding between them and the 32-bit ones).
     var state: TCPEndpointState = .inactive
     var prevState: TCPEndpointState = .inactive
     var sawSYN = false
-    var isn: UInt32 = 0
     var seqInit = false
-    var maxSeqEnd: UInt32 = 0
     /// Window scale offered in this side's SYN (0xff none), MSS offered.
     var offeredScale: UInt8 = 0xff
-    var mss: UInt16 = 0
-    /// Last ACK number and scaled window this side advertised (RFC 9293 §3.10.7.4 RCV.NXT / RCV.WND as seen).
     var ackKnown = false
+    var mss: UInt16 = 0
+    var isn: UInt32 = 0
+    var maxSeqEnd: UInt32 = 0
+    /// Last ACK number and scaled window this side advertised (RFC 9293 §3.10.7.4 RCV.NXT / RCV.WND as seen).
     var lastAck: UInt32 = 0
     var lastWindow: UInt32 = 0
+    var log = SegmentLog()
     var zeroWindows = 0
     var resets = 0
     var fins = 0
@@ -116,11 +135,52 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
     }
 }
 
+/// `HandshakeTiming` while the flow is live, in 40 bytes instead of 80: absent frames are `Int.min` and absent
+/// durations NaN (a duration computed from two timestamps is never NaN) instead of optionals, whose flag bytes pad
+/// each field to 16 bytes.
+@usableFromInline struct HandshakeState: Sendable {
+    private var syn: FrameNumber = .min
+    private var synAck: FrameNumber = .min
+    private var ackF: FrameNumber = .min
+    private var toSynAck: Double = .nan
+    private var toAck: Double = .nan
+
+    @inline(__always) static func frame(_ f: FrameNumber) -> FrameNumber? { f == .min ? nil : f }
+    @inline(__always) static func seconds(_ d: Double) -> Double? { d.isNaN ? nil : d }
+
+    var synFrame: FrameNumber? {
+        get { Self.frame(syn) }
+        set { syn = newValue ?? .min }
+    }
+    var synAckFrame: FrameNumber? {
+        get { Self.frame(synAck) }
+        set { synAck = newValue ?? .min }
+    }
+    var ackFrame: FrameNumber? {
+        get { Self.frame(ackF) }
+        set { ackF = newValue ?? .min }
+    }
+    var synToSynAck: Double? {
+        get { Self.seconds(toSynAck) }
+        set { toSynAck = newValue ?? .nan }
+    }
+    var synAckToAck: Double? {
+        get { Self.seconds(toAck) }
+        set { toAck = newValue ?? .nan }
+    }
+
+    /// The public form.
+    var timing: HandshakeTiming {
+        HandshakeTiming(synFrame: synFrame, synAckFrame: synAckFrame, ackFrame: ackFrame, synToSynAck: synToSynAck,
+                        synAckToAck: synAckToAck)
+    }
+}
+
 /// A TCP flow's out-of-line state: both halves and the handshake timing.
 @usableFromInline struct TCPFlowState: Sendable {
     var fwd = TCPHalf()
     var rev = TCPHalf()
-    var handshake = HandshakeTiming()
+    var handshake = HandshakeState()
     var synNanos: Int64 = 0
     var synAckNanos: Int64 = 0
 

@@ -14,7 +14,32 @@ import Testing
         }
         #expect(written == [1, 10, 100, 1000])
         #expect(h.string == "TtTtTT")
-        #expect(MemoryLayout<ConnHistory>.stride == 80)
+        // 16 letters inline instead of a heap array: 96 bytes, no heap block for a typical history.
+        #expect(MemoryLayout<ConnHistory>.stride == 96)
+    }
+
+    /// Histories longer than the inline part keep every letter in order, stop at 64, and `^` goes in front.
+    @Test func longHistoriesSpillPastTheInlineLettersInOrder() {
+        var h = ConnHistory()
+        var expected: [UInt8] = []
+        // S and F again with each new sequence number, both directions: 70 letters offered, 64 kept.
+        for k in 0..<35 {
+            h.tcp(flags: 0x02, seq: UInt32(k), len: 0, orig: true)
+            h.tcp(flags: 0x01, seq: UInt32(1000 + k), len: 0, orig: false)
+            expected += [UInt8(ascii: "S"), UInt8(ascii: "f")]
+        }
+        expected = Array(expected.prefix(ConnHistory.maxLetters))
+        #expect(h.letters == expected)
+        #expect(h.string == String(decoding: expected, as: UTF8.self))
+        h.flipped()
+        #expect(h.letters == [UInt8(ascii: "^")] + expected)
+        var r = ConnHistory()
+        r.tcp(flags: 0x02, seq: 1, len: 0, orig: true)
+        for k in 0..<20 { r.tcp(flags: 0x10, seq: UInt32(k), len: 5, orig: true) }
+        r.tcp(flags: 0x04, seq: 9, len: 0, orig: true)
+        r.flipped()
+        #expect(r.string == "^SDR")
+        #expect(r.matchesRSTOS0)
     }
 
     @Test func thresholdPowersWrapLikeRepeatedMultiplication() {

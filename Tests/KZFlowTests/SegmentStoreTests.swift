@@ -29,47 +29,90 @@ import Testing
         return r
     }
 
+    static let t0 = record(0).timestamp
+
     @Test func packingKeepsEveryFieldAndRefusesFramesTooFarAway() {
+        var store = SegmentStore()
         for n in 0..<40 {
             let r = Self.record(n)
             for base in [r.frame, r.frame - 5, r.frame + 9, r.frame - Int(Int32.max)] {
-                let p = PackedSegment(r, base: base)
-                #expect(p?.unpacked(base: base) == r)
+                for baseTime in [Self.t0, r.timestamp, r.timestamp - 7_000, r.timestamp + 1, 0, Int64.min] {
+                    let p = store.pack(r, base: base, baseTime: baseTime)
+                    #expect(p.map { store.unpack($0, base: base, baseTime: baseTime) } == r)
+                    if let p { store.discard(p) }
+                }
             }
         }
-        #expect(MemoryLayout<PackedSegment>.stride == 48)
+        #expect(store.wideInUse == 0)
+        #expect(MemoryLayout<PackedSegment>.stride == 32)
         let r = Self.record(1, frame: 10)
-        #expect(PackedSegment(r, base: 10 - (1 << 31) - 1) == nil)
-        #expect(PackedSegment(r, base: 10 + (1 << 31) + 1) == nil)
+        #expect(store.pack(r, base: 10 - (1 << 31) - 1, baseTime: r.timestamp) == nil)
+        #expect(store.pack(r, base: 10 + (1 << 31) + 1, baseTime: r.timestamp) == nil)
+    }
+
+    /// Times in microseconds (pcap) and nanoseconds close to the log's first pack compactly; times before it, far
+    /// after it, or flags beyond the TCP header's 9 bits are kept whole (wide), and come back the same.
+    @Test func recordsThatDoNotFitAreKeptWholeAndFreedWhenDiscarded() {
+        var store = SegmentStore()
+        var r = Self.record(3)
+        let base = r.frame
+        let t = r.timestamp
+        r.timestamp = t + 5_000_000   // 5 ms, whole microseconds
+        #expect(store.pack(r, base: base, baseTime: t)?.isWide == false)
+        r.timestamp = t + 4_000_000_001   // 4 s and 1 ns: nanoseconds still fit 32 bits
+        #expect(store.pack(r, base: base, baseTime: t)?.isWide == false)
+        var wide: [(PackedSegment, SegmentRecord)] = []
+        for (dt, flags) in [(Int64(-1_000), UInt16(0x10)), (5_000_000_001, 0x10), (Int64(UInt32.max) * 1000 + 1000, 0x12),
+                            (1_000, 0x1010)] {
+            var w = Self.record(4, flags: flags)
+            w.timestamp = t + dt
+            let p = store.pack(w, base: base, baseTime: t)
+            #expect(p?.isWide == true)
+            #expect(p?.isControl == w.isControl)
+            if let p { wide.append((p, w)) }
+        }
+        #expect(store.wideInUse == 4)
+        for (p, w) in wide { #expect(store.unpack(p, base: base, baseTime: t) == w) }
+        store.discard(wide[1].0)
+        #expect(store.wideInUse == 3)
+        // A freed entry is reused; the others keep their records.
+        var again = Self.record(9)
+        again.timestamp = t - 5
+        let p = store.pack(again, base: base, baseTime: t)
+        #expect(p?.isWide == true && store.wideInUse == 4)
+        #expect(p.map { store.unpack($0, base: base, baseTime: t) } == again)
+        #expect(store.unpack(wide[0].0, base: base, baseTime: t) == wide[0].1)
+        #expect(store.unpack(wide[2].0, base: base, baseTime: t) == wide[2].1)
     }
 
     @Test func chunkListsSpanChunksAndGiveThemBackForReuse() {
         var store = SegmentStore()
         var a = ChunkList(), b = ChunkList()
+        let t0 = Self.t0
         for n in 0..<11 {
-            a.append(PackedSegment(Self.record(n), base: 0)!, store: &store)
-            b.append(PackedSegment(Self.record(100 + n), base: 0)!, store: &store)
+            a.append(store.pack(Self.record(n), base: 0, baseTime: t0)!, store: &store)
+            b.append(store.pack(Self.record(100 + n), base: 0, baseTime: t0)!, store: &store)
         }
         let perList = (11 + SegmentStore.chunkSize - 1) / SegmentStore.chunkSize
         #expect(store.chunksInUse == 2 * perList)
-        b.set(9, PackedSegment(Self.record(500), base: 0)!, store: &store)
+        b.set(9, store.pack(Self.record(500), base: 0, baseTime: t0)!, store: &store)
         var out: [SegmentRecord] = []
-        a.copy(into: &out, base: 0, store)
+        a.copy(into: &out, base: 0, baseTime: t0, store)
         #expect(out == (0..<11).map { Self.record($0) })
-        #expect(b.get(9, store).unpacked(base: 0) == Self.record(500))
-        #expect(b.get(10, store).unpacked(base: 0) == Self.record(110))
+        #expect(store.unpack(b.get(9, store), base: 0, baseTime: t0) == Self.record(500))
+        #expect(store.unpack(b.get(10, store), base: 0, baseTime: t0) == Self.record(110))
         a.release(&store)
         #expect(a.count == 0 && a.first == -1)
         #expect(store.chunksInUse == perList)
         // Released chunks are handed out again before new ones: a list as long as `a` needs no new block space.
         var c = ChunkList()
-        for n in 0..<11 { c.append(PackedSegment(Self.record(200 + n), base: 0)!, store: &store) }
+        for n in 0..<11 { c.append(store.pack(Self.record(200 + n), base: 0, baseTime: t0)!, store: &store) }
         #expect(store.chunksInUse == 2 * perList)
         out = []
-        c.copy(into: &out, base: 0, store)
+        c.copy(into: &out, base: 0, baseTime: t0, store)
         #expect(out == (0..<11).map { Self.record(200 + $0) })
         out = []
-        b.copy(into: &out, base: 0, store)
+        b.copy(into: &out, base: 0, baseTime: t0, store)
         #expect(out.count == 11 && out[0] == Self.record(100) && out[9] == Self.record(500))
     }
 
@@ -96,7 +139,8 @@ import Testing
         var records: [SegmentRecord] { (head + control + tail).sorted { $0.frame < $1.frame } }
     }
 
-    @Test func aLogKeepsWhatTheArrayRuleKept() {
+    @Test(arguments: [false, true])
+    func aLogKeepsWhatTheArrayRuleKept(timeGoesBack: Bool) {
         var limits = FlowLimits()
         limits.segmentHead = 5
         limits.segmentTail = 6
@@ -107,7 +151,9 @@ import Testing
         var held = 0
         for n in 0..<200 {
             // Every 9th a FIN or RST, and growth refused for a stretch (the global budget).
-            let r = Self.record(n, flags: n % 9 == 4 ? 0x04 : (n % 9 == 7 ? 0x11 : 0x10))
+            var r = Self.record(n, flags: n % 9 == 4 ? 0x04 : (n % 9 == 7 ? 0x11 : 0x10))
+            // Some records before the log's first time: kept wide, freed when they leave the tail ring.
+            if timeGoesBack && n > 0 && n % 4 == 1 { r.timestamp = Self.t0 - Int64(n) }
             let allow = !(60..<70).contains(n)
             held += log.append(r, limits: limits, allowGrowth: allow, store: &store)
             ref.append(r, limits, allowGrowth: allow)
@@ -119,6 +165,7 @@ import Testing
         #expect(log.held == ref.head.count + ref.tail.count + ref.control.count)
         log.release(&store)
         #expect(store.chunksInUse == 0)
+        #expect(store.wideInUse == 0)
         #expect(log.held == 0)
     }
 }

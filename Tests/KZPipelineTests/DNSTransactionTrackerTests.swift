@@ -99,4 +99,50 @@ import Testing
         #expect(peakOpen <= 502)
         #expect(t.unsolicitedCount == 0)
     }
+
+    /// The flat waiting records give back every field as carried: IPv6 endpoints, the query name as sent (mixed case)
+    /// while matching case-insensitively, every response in arrival order with its own traits, and a query repeated
+    /// after an answer opening a new transaction that later responses join.
+    @Test func waitingTransactionsKeepEveryFieldAndTheNewestTakesLaterResponses() {
+        let client = IPAddress(v6High: 0x2001_0db8_0000_0001, low: 0x10)
+        let resolver = IPAddress(v6High: 0x2001_0db8_0000_0053, low: 0x53)
+        func carrier(query: Bool, frame: Int, ns: Int64, ttl: UInt8, ipID: UInt32, df: Bool, digits: UInt8 = 6)
+            -> DNSTransactionTracker.Carrier
+        {
+            .init(src: query ? client : resolver, srcPort: query ? 40_000 : 53, dst: query ? resolver : client,
+                  dstPort: query ? 53 : 40_000, frame: frame, time: Timestamp(nanoseconds: ns, digits: digits),
+                  ttl: ttl, ipID: ipID, df: df, transport: query ? "udp" : "udp")
+        }
+        var t = DNSTransactionTracker(capture: "cap", grace: 10)
+        t.message(Self.message(id: 9, name: "WWW.Example.ORG"),
+                  carrier(query: true, frame: 1, ns: 1_000, ttl: 64, ipID: 0, df: false, digits: 9))
+        for (k, (ttl, addr)) in [(UInt8(250), UInt32(0x0a0a_0a0a)), (57, 0x5db8_d822), (57, 0x5db8_d823)].enumerated() {
+            t.message(Self.message(id: 9, name: "www.example.org", answer: addr),
+                      carrier(query: false, frame: 2 + k, ns: 2_000 + Int64(k) * 1_000, ttl: ttl, ipID: UInt32(k * 7),
+                              df: k == 1))
+        }
+        // The same query again after answers: a new transaction, which takes the next response.
+        t.message(Self.message(id: 9, name: "www.example.org"),
+                  carrier(query: true, frame: 6, ns: 9_000, ttl: 64, ipID: 0, df: false))
+        t.message(Self.message(id: 9, name: "WWW.EXAMPLE.ORG", answer: 0x0101_0101),
+                  carrier(query: false, frame: 7, ns: 9_500, ttl: 58, ipID: 3, df: true))
+        t.finish()
+        let r = t.takeReleased()
+        #expect(r.count == 2)
+        guard r.count == 2 else { return }
+        #expect(r[0].qname == "WWW.Example.ORG" && r[1].qname == "www.example.org")
+        #expect(r[0].client == client && r[0].resolver == resolver && r[0].clientPort == 40_000 && r[0].resolverPort == 53)
+        #expect(r[0].queryTime == Timestamp(nanoseconds: 1_000, digits: 9) && r[0].queryTime.digits == 9)
+        #expect(r[0].transport == "udp" && r[0].capture == "cap" && r[0].id == 9 && r[0].qtype == 1)
+        #expect(r[0].responses.map(\.frame) == [2, 3, 4])
+        #expect(r[0].responses.map(\.ttl) == [250, 57, 57])
+        #expect(r[0].responses.map(\.ipID) == [0, 7, 14])
+        #expect(r[0].responses.map(\.df) == [false, true, false])
+        #expect(r[0].responses.map(\.source) == [resolver, resolver, resolver])
+        #expect(r[0].responses.map(\.answers) == [["10.10.10.10"], ["93.184.216.34"], ["93.184.216.35"]])
+        #expect(r[0].responses[0].time == Timestamp(nanoseconds: 2_000, digits: 6))
+        #expect(r[1].queryFrame == 6 && r[1].responses.map(\.frame) == [7])
+        #expect(r[1].responses.first?.answerTTLs == [3600])
+        #expect(t.unsolicitedCount == 0)
+    }
 }

@@ -15,44 +15,113 @@ import KZWire
 /// whole capture. A response later than that counts as unsolicited. At `maxOpen` open transactions the oldest is
 /// released early (`capEvictions`).
 public struct DNSTransactionTracker {
-    struct Key: Hashable {
-        var client: IPAddress
-        var clientPort: UInt16
-        var id: UInt16
-        var qname: String
-        var qtype: UInt16
-    }
-
     public let capture: String
     /// Most open transactions kept; beyond, the oldest is closed early (`dns.transaction_cap`).
     public let maxOpen: Int
     /// Seconds of capture time a transaction waits for responses before it is released.
     public let grace: Double
-    /// A transaction while it waits for responses: its key and what the event needs beyond it. The capture is the
-    /// tracker's, the transport an index into `transports`, and the query name as sent shares the key's storage when
-    /// it is already lower-case (almost always): with a grace period as long as a short capture, every query of the
-    /// capture waits here at once.
-    struct Waiting {
-        var key: Key
-        var qname: String
-        var resolver: IPAddress
-        var queryFrame: FrameNumber
-        var queryTime: Timestamp
-        var resolverPort: UInt16
-        var transport: Int32
-        var responses: [DNSResponseEvent]
+
+    /// A response while its transaction waits: `DNSResponseEvent` in 64 bytes (addresses and times flat, the counts
+    /// of a 16-bit DNS header section in 32 bits).
+    struct StoredResponse {
+        var frame: FrameNumber
+        var nanos: Int64
+        var sourceHigh: UInt64
+        var sourceLow: UInt64
+        var answers: [String]
+        var answerTTLs: [UInt32]
+        var ipID: UInt32
+        var authorityCount: UInt32
+        var additionalCount: UInt32
+        var digits: UInt8
+        var ttl: UInt8
+        var rcode: UInt8
+        /// Bit 0 source is IPv6, 1 DF, 2 AA.
+        var bits: UInt8
+
+        /// Nil when a count does not fit 32 bits (then the caller keeps the full event).
+        init?(_ e: DNSResponseEvent) {
+            guard let auth = UInt32(exactly: e.authorityCount), let add = UInt32(exactly: e.additionalCount) else {
+                return nil
+            }
+            frame = e.frame
+            nanos = e.time.nanoseconds
+            digits = e.time.digits
+            sourceHigh = e.source.high
+            sourceLow = e.source.low
+            answers = e.answers
+            answerTTLs = e.answerTTLs
+            ipID = e.ipID
+            authorityCount = auth
+            additionalCount = add
+            ttl = e.ttl
+            rcode = e.rcode
+            bits = (e.source.isV6 ? 1 : 0) | (e.df ? 2 : 0) | (e.flagsAA ? 4 : 0)
+        }
+
+        var event: DNSResponseEvent {
+            DNSResponseEvent(frame: frame, time: Timestamp(nanoseconds: nanos, digits: digits),
+                             source: DNSTransactionTracker.address(sourceHigh, sourceLow, v6: bits & 1 != 0),
+                             ttl: ttl, ipID: ipID, df: bits & 2 != 0, rcode: rcode, answers: answers,
+                             answerTTLs: answerTTLs, flagsAA: bits & 4 != 0, authorityCount: Int(authorityCount),
+                             additionalCount: Int(additionalCount))
+        }
     }
 
-    /// Open transactions by key → absolute index (`base + position in pending`).
-    private var open: [Key: Int] = [:]
+    /// A transaction while it waits for responses, flat (152 bytes): with a grace period as long as a short capture,
+    /// every query of the capture waits here at once. Its key is (client, client port, id, lower-cased name, type);
+    /// the first response is kept inline, later ones (a second answer: the mark of injection) in `more`. The name as
+    /// sent is kept in `sentNames` only when it is not already lower-case (rare).
+    struct Waiting {
+        var clientHigh: UInt64
+        var clientLow: UInt64
+        var resolverHigh: UInt64
+        var resolverLow: UInt64
+        var queryNanos: Int64
+        var queryFrame: FrameNumber
+        var qname: String
+        var first: StoredResponse?
+        var more: [DNSResponseEvent] = []
+        var clientPort: UInt16
+        var resolverPort: UInt16
+        var id: UInt16
+        var qtype: UInt16
+        var transport: UInt16
+        var queryDigits: UInt8
+        /// Bit 0 client is IPv6, 1 resolver is IPv6.
+        var bits: UInt8
+
+        var hasResponses: Bool { first != nil || !more.isEmpty }
+        var client: IPAddress { DNSTransactionTracker.address(clientHigh, clientLow, v6: bits & 1 != 0) }
+
+        func matches(client c: IPAddress, port: UInt16, id i: UInt16, qname n: String, qtype t: UInt16) -> Bool {
+            clientLow == c.low && clientPort == port && id == i && qtype == t && clientHigh == c.high
+                && (bits & 1 != 0) == c.isV6 && qname == n
+        }
+    }
+
+    /// The address with these fields (exactly as stored, whatever they hold).
+    static func address(_ high: UInt64, _ low: UInt64, v6: Bool) -> IPAddress {
+        var a = IPAddress(v4: 0)
+        a.high = high
+        a.low = low
+        a.isV6 = v6
+        return a
+    }
+
+    /// Open transactions by key: the newest transaction with each key (absolute index, `base + position in pending`).
+    private var open = WaitingIndex()
     /// Transactions in query order; `pending[head...]` are not yet released; `pending[i]` has absolute index `base + i`.
     private var pending: [Waiting] = []
+    /// Query names as sent, by absolute index, for the few not already lower-case.
+    private var sentNames: [Int: String] = [:]
     /// The transports seen ("udp", "tcp"), indexed by `Waiting.transport`.
     private var transports: [String] = []
     /// Answer lists and their TTLs repeat across transactions (every client asking for a name gets the same set):
-    /// waiting transactions share one copy of each.
+    /// waiting transactions share one copy of each; so do the query names (many clients ask for the same names).
     private var answerSets = SharingPool<[String]>()
     private var ttlSets = SharingPool<[UInt32]>()
+    private var names = SharingPool<String>()
     private var head = 0
     private var ready: [DNSTransactionEvent] = []
     private var base = 0
@@ -75,7 +144,7 @@ public struct DNSTransactionTracker {
     /// by `message` with each message's time).
     public mutating func release(upTo now: Timestamp) {
         let limit = now.nanoseconds &- Int64(grace * 1e9)
-        while head < pending.count, pending[head].queryTime.nanoseconds < limit { releaseHead() }
+        while head < pending.count, pending[head].queryNanos < limit { releaseHead() }
         compact()
     }
 
@@ -87,22 +156,54 @@ public struct DNSTransactionTracker {
     }
 
     private mutating func releaseHead() {
+        let abs = base + head
         let w = pending[head]
-        if open[w.key] == base + head { open[w.key] = nil }
-        ready.append(DNSTransactionEvent(capture: capture, client: w.key.client, clientPort: w.key.clientPort,
-                                         resolver: w.resolver, resolverPort: w.resolverPort,
-                                         transport: transports[Int(w.transport)], queryFrame: w.queryFrame,
-                                         queryTime: w.queryTime, id: w.key.id, qname: w.qname, qtype: w.key.qtype,
-                                         responses: w.responses))
-        pending[head].responses = []
+        let h = Self.hash(client: w.client, port: w.clientPort, id: w.id, qname: w.qname, qtype: w.qtype)
+        open.remove(hash: h, index: abs)
+        var responses: [DNSResponseEvent] = []
+        if let f = w.first {
+            responses.reserveCapacity(1 + w.more.count)
+            responses.append(f.event)
+        }
+        responses += w.more
+        let qname = w.qname
+        let sent = sentNames.isEmpty ? nil : sentNames.removeValue(forKey: abs)
+        ready.append(DNSTransactionEvent(capture: capture, client: w.client, clientPort: w.clientPort,
+                                         resolver: Self.address(w.resolverHigh, w.resolverLow, v6: w.bits & 2 != 0),
+                                         resolverPort: w.resolverPort, transport: transports[Int(w.transport)],
+                                         queryFrame: w.queryFrame,
+                                         queryTime: Timestamp(nanoseconds: w.queryNanos, digits: w.queryDigits),
+                                         id: w.id, qname: sent ?? qname, qtype: w.qtype, responses: responses))
+        pending[head].first = nil
+        pending[head].more = []
         head += 1
     }
 
+    /// The key's hash (Hasher: consistent with the key's equality, `String ==` included).
+    static func hash(client: IPAddress, port: UInt16, id: UInt16, qname: String, qtype: UInt16) -> UInt32 {
+        var h = Hasher()
+        h.combine(client)
+        h.combine(port)
+        h.combine(id)
+        h.combine(qname)
+        h.combine(qtype)
+        return UInt32(truncatingIfNeeded: h.finalize())
+    }
+
+    /// The open transaction with this key (absolute index), or nil.
+    private func find(_ client: IPAddress, _ port: UInt16, _ id: UInt16, _ qname: String, _ qtype: UInt16,
+                      hash: UInt32) -> Int? {
+        let i = open.find(hash: hash) { pending[$0 - base].matches(client: client, port: port, id: id, qname: qname,
+                                                                   qtype: qtype) }
+        return i < 0 ? nil : i
+    }
+
     /// The index of `transport` in `transports`, adding it when new.
-    private mutating func transportIndex(_ transport: String) -> Int32 {
-        if let i = transports.firstIndex(of: transport) { return Int32(i) }
+    private mutating func transportIndex(_ transport: String) -> UInt16? {
+        if let i = transports.firstIndex(of: transport) { return UInt16(i) }
+        guard transports.count <= Int(UInt16.max) else { return nil }
         transports.append(transport)
-        return Int32(transports.count - 1)
+        return UInt16(transports.count - 1)
     }
 
     /// Drops released entries from the front once they are half the buffer (amortised O(1) per transaction).
@@ -145,20 +246,32 @@ public struct DNSTransactionTracker {
         release(upTo: c.time)
         if !m.header.isResponse {
             let lower = q.name.lowercased()
-            let key = Key(client: c.src, clientPort: c.srcPort, id: m.header.id, qname: lower, qtype: q.type)
-            if let idx = open[key], pending[idx - base].responses.isEmpty { return }   // retransmitted query: keep the first
+            let h = Self.hash(client: c.src, port: c.srcPort, id: m.header.id, qname: lower, qtype: q.type)
+            if let idx = find(c.src, c.srcPort, m.header.id, lower, q.type, hash: h),
+               !pending[idx - base].hasResponses { return }   // retransmitted query: keep the first
             while open.count >= maxOpen && head < pending.count {
                 releaseHead()
                 capEvictions += 1
             }
             compact()
-            open[key] = base + pending.count
-            pending.append(Waiting(key: key, qname: lower == q.name ? lower : q.name, resolver: c.dst,
-                                   queryFrame: c.frame, queryTime: c.time, resolverPort: c.dstPort,
-                                   transport: transportIndex(c.transport), responses: []))
+            // More transports than 65536 cannot happen (callers pass "udp" or "tcp"); such a query is not tracked.
+            guard let transport = transportIndex(c.transport) else { return }
+            let abs = base + pending.count
+            if let old = find(c.src, c.srcPort, m.header.id, lower, q.type, hash: h) {
+                open.remove(hash: h, index: old)
+            }
+            open.insert(hash: h, index: abs)
+            if lower != q.name { sentNames[abs] = q.name }
+            pending.append(Waiting(clientHigh: c.src.high, clientLow: c.src.low, resolverHigh: c.dst.high,
+                                   resolverLow: c.dst.low, queryNanos: c.time.nanoseconds, queryFrame: c.frame,
+                                   qname: names.shared(lower), first: nil, clientPort: c.srcPort,
+                                   resolverPort: c.dstPort, id: m.header.id, qtype: q.type, transport: transport,
+                                   queryDigits: c.time.digits,
+                                   bits: (c.src.isV6 ? 1 : 0) | (c.dst.isV6 ? 2 : 0)))
         } else {
-            let key = Key(client: c.dst, clientPort: c.dstPort, id: m.header.id, qname: q.name.lowercased(), qtype: q.type)
-            guard let idx = open[key] else {
+            let lower = q.name.lowercased()
+            let h = Self.hash(client: c.dst, port: c.dstPort, id: m.header.id, qname: lower, qtype: q.type)
+            guard let idx = find(c.dst, c.dstPort, m.header.id, lower, q.type, hash: h) else {
                 unsolicitedCount += 1
                 if unsolicited.isEmpty { unsolicited.append((c.frame, 1)) }
                 return
@@ -176,10 +289,16 @@ public struct DNSTransactionTracker {
                 answers = answerSets.shared(answers)
                 ttls = ttlSets.shared(ttls)
             }
-            pending[idx - base].responses.append(DNSResponseEvent(
+            let e = DNSResponseEvent(
                 frame: c.frame, time: c.time, source: c.src, ttl: c.ttl, ipID: c.ipID, df: c.df, rcode: m.header.rcode,
                 answers: answers, answerTTLs: ttls, flagsAA: m.header.authoritative,
-                authorityCount: m.authorities.count, additionalCount: m.additionals.count))
+                authorityCount: m.authorities.count, additionalCount: m.additionals.count)
+            let k = idx - base
+            if pending[k].first == nil && pending[k].more.isEmpty, let stored = StoredResponse(e) {
+                pending[k].first = stored
+            } else {
+                pending[k].more.append(e)
+            }
         }
     }
 
@@ -187,5 +306,67 @@ public struct DNSTransactionTracker {
     public mutating func finish() {
         while head < pending.count { releaseHead() }
         compact()
+    }
+}
+
+/// Open-addressing index (linear probing, backward-shift deletion) from a key's 32-bit hash to a waiting transaction's
+/// absolute index; the key itself is compared in `DNSTransactionTracker.pending`. 12 bytes per entry at most half
+/// full, instead of a dictionary entry holding a copy of the key (name included).
+struct WaitingIndex {
+    private var hashes: [UInt32] = Array(repeating: 0, count: 64)
+    private var indices: [Int] = Array(repeating: -1, count: 64)
+    private var mask = 63
+    private(set) var count = 0
+
+    /// The index stored for an entry with `hash` that `matches`, or -1.
+    func find(hash: UInt32, matches: (Int) -> Bool) -> Int {
+        var i = Int(hash) & mask
+        while true {
+            let v = indices[i]
+            if v < 0 { return -1 }
+            if hashes[i] == hash && matches(v) { return v }
+            i = (i + 1) & mask
+        }
+    }
+
+    mutating func insert(hash: UInt32, index: Int) {
+        if (count + 1) * 2 > indices.count { grow() }
+        var i = Int(hash) & mask
+        while indices[i] >= 0 { i = (i + 1) & mask }
+        hashes[i] = hash
+        indices[i] = index
+        count += 1
+    }
+
+    /// Removes the entry with `hash` and `index`, when present.
+    mutating func remove(hash: UInt32, index: Int) {
+        var i = Int(hash) & mask
+        while indices[i] != index {
+            if indices[i] < 0 { return }
+            i = (i + 1) & mask
+        }
+        var hole = i
+        var j = (i + 1) & mask
+        while indices[j] >= 0 {
+            let home = Int(hashes[j]) & mask
+            if (j - home) & mask >= (j - hole) & mask {
+                hashes[hole] = hashes[j]
+                indices[hole] = indices[j]
+                hole = j
+            }
+            j = (j + 1) & mask
+        }
+        indices[hole] = -1
+        count -= 1
+    }
+
+    private mutating func grow() {
+        let oldH = hashes, oldI = indices
+        let n = oldI.count * 2
+        hashes = Array(repeating: 0, count: n)
+        indices = Array(repeating: -1, count: n)
+        mask = n - 1
+        count = 0
+        for k in 0..<oldI.count where oldI[k] >= 0 { insert(hash: oldH[k], index: oldI[k]) }
     }
 }
