@@ -9,8 +9,9 @@ import KZWire
 /// a forged answer claiming another source is still attached (and the detector sees the source differ). Responses that
 /// match no query are counted as `dns.unsolicited_response`.
 ///
-/// Streaming: a transaction stays open for `grace` seconds of capture time after its query (stub resolvers give up
-/// after about 5 s, RFC 1536 §1 and glibc's default; an injected answer arrives *before* the genuine one). Then it is
+/// Streaming: a transaction stays open for `grace` seconds of capture time after its query: 10 s by default, as Zeek's
+/// `dns_session_timeout` (stub resolvers give up after about 5 s, RFC 1536 §1 and glibc's default; an injected answer
+/// arrives *before* the genuine one); a longer grace also leaves more of the work for the end of the capture. Then it is
 /// released, in query order (`takeReleased()`), so memory holds the last `grace` seconds of queries rather than the
 /// whole capture. A response later than that counts as unsolicited. At `maxOpen` open transactions the oldest is
 /// released early (`capEvictions`).
@@ -129,7 +130,7 @@ public struct DNSTransactionTracker {
     public private(set) var unsolicitedCount = 0
     public private(set) var capEvictions = 0
 
-    public init(capture: String, maxOpen: Int = 200_000, grace: Double = 15) {
+    public init(capture: String, maxOpen: Int = 200_000, grace: Double = 10) {
         self.capture = capture
         self.maxOpen = maxOpen
         self.grace = grace
