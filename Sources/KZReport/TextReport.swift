@@ -35,6 +35,7 @@ public enum TextReport {
         if !r.warnings.isEmpty {
             s += "Warnings:\n" + r.warnings.map { "  - \($0)\n" }.joined()
         }
+        let pathPrefixes = r.paths.map { bracketless($0.server) }
         for f in r.findings {
             s += "\n\(f.id)  \(f.detector)  \(f.confidence)\n"
             if let flow = f.flow { s += "  flow      \(flow.proto) \(flow.client) → \(flow.server)" + targetText(f.target) + "\n" }
@@ -57,11 +58,14 @@ public enum TextReport {
                 if let n = h.note { w += " — \(n)" }
                 s += w + "\n"
             }
-            if let flow = f.flow, let p = r.paths.first(where: { $0.capture == f.capture && flow.server.hasPrefix(bracketless($0.server)) }) {
-                s += "  path      " + pathLine(p) + "\n"
+            if let flow = f.flow,
+               let i = r.paths.indices.first(where: { r.paths[$0].capture == f.capture && flow.server.hasPrefix(pathPrefixes[$0]) }) {
+                s += "  path      " + pathLine(r.paths[i]) + "\n"
             }
         }
-        let unmatchedPaths = r.paths.filter { p in !r.findings.contains { $0.flow.map { $0.server.hasPrefix(bracketless(p.server)) } ?? false } }
+        let findingServers = r.findings.compactMap { $0.flow?.server }
+        let unmatchedPaths = r.paths.indices.filter { i in !findingServers.contains { $0.hasPrefix(pathPrefixes[i]) } }
+            .map { r.paths[$0] }
         if !unmatchedPaths.isEmpty {
             s += "\nPaths\n"
             for p in unmatchedPaths { s += "  \(p.server) (\(p.capture)): " + pathLine(p) + "\n" }
@@ -81,7 +85,11 @@ public enum TextReport {
         return s
     }
 
-    static func bracketless(_ s: String) -> String { s.contains(":") && !s.contains(".") ? "[\(s)]" : s }
+    /// A path's server as it appears at the start of a finding's `host:port` (IPv6 in brackets). Byte searches: this runs
+    /// for every finding against every path, and Foundation's `contains` was most of the text report's time.
+    static func bracketless(_ s: String) -> String {
+        s.utf8.contains(UInt8(ascii: ":")) && !s.utf8.contains(UInt8(ascii: ".")) ? "[\(s)]" : s
+    }
 
     /// "you ─ 1 10.0.1.1 ─ 2 10.0.2.1 ─ [3 10.0.3.1 CENSOR on-path] ─ … ─ server".
     public static func pathLine(_ p: PathRecord) -> String {
