@@ -33,9 +33,11 @@ public struct ICMPUnreachableInjectionDetector: Detector {
         var sni: Int32
         var proto: String { isTCP ? "tcp" : "udp" }
     }
-    /// Every TCP and UDP flow (a later flow with the same key replaces the earlier): a message may quote any of them,
-    /// and may arrive after the flow ended.
-    var flows: [FlowKey: FlowInfo] = [:]
+    /// Every TCP and UDP flow, in the order they ended: a message may quote any of them, and may arrive after the
+    /// flow ended. An array while reading (104 bytes a flow); `finish` builds the table by key, where a later flow with
+    /// the same key replaces the earlier. A table kept all along cost twice that at its load factor, and its last
+    /// doubling held both copies at the capture's peak.
+    var flows: [(key: FlowKey, info: FlowInfo)] = []
     var errors: [ICMPErrorEvent] = []
     var strings = StringTable()
 
@@ -48,13 +50,13 @@ public struct ICMPUnreachableInjectionDetector: Detector {
         case .tcpFlow(let f):
             let base = f.baseline(.server)
             let answer = f.segments.first { $0.side == .server && !$0.isRST }?.frame
-            flows[FlowKey(capture: strings.id(f.capture), client: f.client, clientPort: f.clientPort, server: f.server, serverPort: f.serverPort)] =
-                FlowInfo(isTCP: true, answerFrame: answer, serverTTL: base.ttl, serverTTLFrame: base.ttlFrame,
-                         host: strings.id(f.httpRequests.first?.host), sni: strings.id(f.tls?.sni))
+            flows.append((FlowKey(capture: strings.id(f.capture), client: f.client, clientPort: f.clientPort, server: f.server, serverPort: f.serverPort),
+                          FlowInfo(isTCP: true, answerFrame: answer, serverTTL: base.ttl, serverTTLFrame: base.ttlFrame,
+                                   host: strings.id(f.httpRequests.first?.host), sni: strings.id(f.tls?.sni))))
         case .udpFlow(let u):
-            flows[FlowKey(capture: strings.id(u.capture), client: u.client, clientPort: u.clientPort, server: u.server, serverPort: u.serverPort)] =
-                FlowInfo(isTCP: false, answerFrame: u.packetsServer > 0 ? u.firstFrame : nil, serverTTL: nil, serverTTLFrame: nil,
-                         host: -1, sni: -1)
+            flows.append((FlowKey(capture: strings.id(u.capture), client: u.client, clientPort: u.clientPort, server: u.server, serverPort: u.serverPort),
+                          FlowInfo(isTCP: false, answerFrame: u.packetsServer > 0 ? u.firstFrame : nil, serverTTL: nil, serverTTLFrame: nil,
+                                   host: -1, sni: -1)))
         default:
             break
         }
@@ -134,6 +136,15 @@ public struct ICMPUnreachableInjectionDetector: Detector {
 
     public mutating func finish(in context: DetectorContext, into sink: inout FindingSink) {
         var out: [Finding] = []
+        guard !errors.isEmpty else {
+            flows = []
+            strings = StringTable()
+            return
+        }
+        var flows: [FlowKey: FlowInfo] = [:]
+        flows.reserveCapacity(self.flows.count)
+        for (k, v) in self.flows { flows[k] = v }
+        self.flows = []
         let errors = self.errors.sorted(by: { $0.frame < $1.frame })
         var servers: Set<ServerKey> = []
         var prefixes: Set<PrefixPortKey> = []
@@ -208,7 +219,6 @@ public struct ICMPUnreachableInjectionDetector: Detector {
         }
         for f in out { sink.report(f) }
         self.errors = []
-        flows = [:]
         strings = StringTable()
     }
 }
