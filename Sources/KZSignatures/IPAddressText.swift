@@ -42,7 +42,7 @@ public enum IPAddressText {
             var out: [UInt16] = []
             let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
             for (index, piece) in pieces.enumerated() {
-                if piece.contains(".") {
+                if piece.utf8.contains(UInt8(ascii: ".")) {
                     guard allowIPv4Tail, index == pieces.count - 1, let v4 = parseIPv4(piece) else { return nil }
                     out.append(UInt16(truncatingIfNeeded: v4 >> 16))
                     out.append(UInt16(truncatingIfNeeded: v4))
@@ -78,15 +78,23 @@ public enum IPAddressText {
 
 extension String {
     /// Splits on `::`; nil if `::` appears twice or a `:::` run appears.
+    /// Byte scans (the text is ASCII by the caller's check): every AAAA answer of a capture is parsed here, and
+    /// Foundation's `contains`/`range(of:)` went through CFString.
     fileprivate func components(separatedByDoubleColon: ()) -> [String]? {
-        guard !contains(":::") else { return nil }
+        let u = Array(utf8)
         var parts: [String] = []
-        var rest = Substring(self)
-        while let r = rest.range(of: "::") {
-            parts.append(String(rest[rest.startIndex..<r.lowerBound]))
-            rest = rest[r.upperBound...]
+        var start = 0, i = 0
+        while i + 1 < u.count {
+            if u[i] == 0x3A && u[i + 1] == 0x3A {
+                if i + 2 < u.count && u[i + 2] == 0x3A { return nil }        // ":::"
+                parts.append(String(decoding: u[start..<i], as: UTF8.self))
+                i += 2
+                start = i
+            } else {
+                i += 1
+            }
         }
-        parts.append(String(rest))
+        parts.append(String(decoding: u[start..<u.count], as: UTF8.self))
         // A single colon at either end without `::` is invalid (":1:2..." or "...:").
         if parts.count == 1 {
             if hasPrefix(":") || hasSuffix(":") { return nil }
