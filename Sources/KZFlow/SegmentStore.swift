@@ -16,12 +16,14 @@ import KZWire
     /// Records per block (384 KiB).
     static let blockRecords = 8192
 
-    private var blocks: [[PackedSegment]] = []
-    /// The chunk after each chunk in its list, -1 for the last.
-    private var next: [Int32] = []
-    private var free: [Int32] = []
+    @usableFromInline enum Layout: ChunkLayout {
+        @usableFromInline static var chunkSize: Int { SegmentStore.chunkSize }
+        @usableFromInline static var blockElements: Int { SegmentStore.blockRecords }
+        @usableFromInline static var filler: PackedSegment { PackedSegment() }
+    }
+    private var pool = ChunkPool<Layout>()
     /// Chunks handed out and not released.
-    private(set) var chunksInUse = 0
+    var chunksInUse: Int { pool.chunksInUse }
     /// Distinct shapes (never forgotten: a capture has few), and their indices.
     private var shapes: [SegmentShape] = []
     private var shapeIndex: [SegmentShape: UInt16] = [:]
@@ -36,19 +38,7 @@ import KZWire
     init() {}
 
     /// A fresh chunk (its `next` is -1).
-    mutating func allocate() -> Int32 {
-        chunksInUse += 1
-        if let c = free.popLast() {
-            next[Int(c)] = -1
-            return c
-        }
-        let c = next.count
-        if c * Self.chunkSize == blocks.count * Self.blockRecords {
-            blocks.append(Array(repeating: PackedSegment(), count: Self.blockRecords))
-        }
-        next.append(-1)
-        return Int32(c)
-    }
+    mutating func allocate() -> Int32 { pool.allocate() }
 
     /// Returns every chunk of the list starting at `first`, holding `count` records, to the free list (and the wide
     /// records among them).
@@ -56,12 +46,9 @@ import KZWire
         var c = first
         var left = count
         while c >= 0 {
-            let n = next[Int(c)]
             for k in 0..<max(0, min(left, Self.chunkSize)) { discard(self[c, k]) }
             left -= Self.chunkSize
-            free.append(c)
-            chunksInUse -= 1
-            c = n
+            c = pool.release(c)
         }
     }
 
@@ -155,20 +142,14 @@ import KZWire
         return i
     }
 
-    func next(after c: Int32) -> Int32 { next[Int(c)] }
+    func next(after c: Int32) -> Int32 { pool.next(after: c) }
 
-    mutating func link(_ c: Int32, to n: Int32) { next[Int(c)] = n }
+    mutating func link(_ c: Int32, to n: Int32) { pool.link(c, to: n) }
 
     /// Record `i` (< `chunkSize`) of chunk `c`.
     subscript(c: Int32, i: Int) -> PackedSegment {
-        get {
-            let k = Int(c) * Self.chunkSize + i
-            return blocks[k / Self.blockRecords][k % Self.blockRecords]
-        }
-        set {
-            let k = Int(c) * Self.chunkSize + i
-            blocks[k / Self.blockRecords][k % Self.blockRecords] = newValue
-        }
+        get { pool[c, i] }
+        set { pool[c, i] = newValue }
     }
 }
 

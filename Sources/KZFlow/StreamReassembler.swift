@@ -484,50 +484,25 @@ import KZWire
     /// Spans per block (128 KiB).
     static let blockSpans = 8192
 
-    private var blocks: [[DeliveredSpan]] = []
-    private var next: [Int32] = []
-    private var free: [Int32] = []
+    @usableFromInline enum Layout: ChunkLayout {
+        @usableFromInline static var chunkSize: Int { SpanStore.chunkSize }
+        @usableFromInline static var blockElements: Int { SpanStore.blockSpans }
+        @usableFromInline static var filler: DeliveredSpan { .zero }
+    }
+    private var pool = ChunkPool<Layout>()
     /// Chunks handed out and not released.
-    private(set) var chunksInUse = 0
+    var chunksInUse: Int { pool.chunksInUse }
 
     init() {}
 
-    mutating func allocate() -> Int32 {
-        chunksInUse += 1
-        if let c = free.popLast() {
-            next[Int(c)] = -1
-            return c
-        }
-        let c = next.count
-        if c * Self.chunkSize == blocks.count * Self.blockSpans {
-            blocks.append(Array(repeating: DeliveredSpan.zero, count: Self.blockSpans))
-        }
-        next.append(-1)
-        return Int32(c)
-    }
-
-    mutating func release(list first: Int32) {
-        var c = first
-        while c >= 0 {
-            let n = next[Int(c)]
-            free.append(c)
-            chunksInUse -= 1
-            c = n
-        }
-    }
-
-    func next(after c: Int32) -> Int32 { next[Int(c)] }
-    mutating func link(_ c: Int32, to n: Int32) { next[Int(c)] = n }
+    mutating func allocate() -> Int32 { pool.allocate() }
+    mutating func release(list first: Int32) { pool.release(list: first) }
+    func next(after c: Int32) -> Int32 { pool.next(after: c) }
+    mutating func link(_ c: Int32, to n: Int32) { pool.link(c, to: n) }
 
     subscript(c: Int32, i: Int) -> DeliveredSpan {
-        get {
-            let k = Int(c) * Self.chunkSize + i
-            return blocks[k / Self.blockSpans][k % Self.blockSpans]
-        }
-        set {
-            let k = Int(c) * Self.chunkSize + i
-            blocks[k / Self.blockSpans][k % Self.blockSpans] = newValue
-        }
+        get { pool[c, i] }
+        set { pool[c, i] = newValue }
     }
 }
 
