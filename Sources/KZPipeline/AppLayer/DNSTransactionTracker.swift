@@ -1,3 +1,4 @@
+import KZFlow
 import KZDetect
 import KZProtocols
 import KZWire
@@ -111,7 +112,7 @@ public struct DNSTransactionTracker {
     }
 
     /// Open transactions by key: the newest transaction with each key (absolute index, `base + position in pending`).
-    private var open = WaitingIndex()
+    private var open = HashSlotIndex<Int>()
     /// Transactions in query order; `pending[head...]` are not yet released; `pending[i]` has absolute index `base + i`.
     private var pending: [Waiting] = []
     /// Query names as sent, by absolute index, for the few not already lower-case.
@@ -160,7 +161,7 @@ public struct DNSTransactionTracker {
         let abs = base + head
         let w = pending[head]
         let h = Self.hash(client: w.client, port: w.clientPort, id: w.id, qname: w.qname, qtype: w.qtype)
-        open.remove(hash: h, index: abs)
+        open.remove(hash: h, slot: abs)
         var responses: [DNSResponseEvent] = []
         if let f = w.first {
             responses.reserveCapacity(1 + w.more.count)
@@ -259,9 +260,9 @@ public struct DNSTransactionTracker {
             guard let transport = transportIndex(c.transport) else { return }
             let abs = base + pending.count
             if let old = find(c.src, c.srcPort, m.header.id, lower, q.type, hash: h) {
-                open.remove(hash: h, index: old)
+                open.remove(hash: h, slot: old)
             }
-            open.insert(hash: h, index: abs)
+            open.insert(hash: h, slot: abs)
             if lower != q.name { sentNames[abs] = q.name }
             pending.append(Waiting(clientHigh: c.src.high, clientLow: c.src.low, resolverHigh: c.dst.high,
                                    resolverLow: c.dst.low, queryNanos: c.time.nanoseconds, queryFrame: c.frame,
@@ -307,67 +308,5 @@ public struct DNSTransactionTracker {
     public mutating func finish() {
         while head < pending.count { releaseHead() }
         compact()
-    }
-}
-
-/// Open-addressing index (linear probing, backward-shift deletion) from a key's 32-bit hash to a waiting transaction's
-/// absolute index; the key itself is compared in `DNSTransactionTracker.pending`. 12 bytes per entry at most half
-/// full, instead of a dictionary entry holding a copy of the key (name included).
-struct WaitingIndex {
-    private var hashes: [UInt32] = Array(repeating: 0, count: 64)
-    private var indices: [Int] = Array(repeating: -1, count: 64)
-    private var mask = 63
-    private(set) var count = 0
-
-    /// The index stored for an entry with `hash` that `matches`, or -1.
-    func find(hash: UInt32, matches: (Int) -> Bool) -> Int {
-        var i = Int(hash) & mask
-        while true {
-            let v = indices[i]
-            if v < 0 { return -1 }
-            if hashes[i] == hash && matches(v) { return v }
-            i = (i + 1) & mask
-        }
-    }
-
-    mutating func insert(hash: UInt32, index: Int) {
-        if (count + 1) * 2 > indices.count { grow() }
-        var i = Int(hash) & mask
-        while indices[i] >= 0 { i = (i + 1) & mask }
-        hashes[i] = hash
-        indices[i] = index
-        count += 1
-    }
-
-    /// Removes the entry with `hash` and `index`, when present.
-    mutating func remove(hash: UInt32, index: Int) {
-        var i = Int(hash) & mask
-        while indices[i] != index {
-            if indices[i] < 0 { return }
-            i = (i + 1) & mask
-        }
-        var hole = i
-        var j = (i + 1) & mask
-        while indices[j] >= 0 {
-            let home = Int(hashes[j]) & mask
-            if (j - home) & mask >= (j - hole) & mask {
-                hashes[hole] = hashes[j]
-                indices[hole] = indices[j]
-                hole = j
-            }
-            j = (j + 1) & mask
-        }
-        indices[hole] = -1
-        count -= 1
-    }
-
-    private mutating func grow() {
-        let oldH = hashes, oldI = indices
-        let n = oldI.count * 2
-        hashes = Array(repeating: 0, count: n)
-        indices = Array(repeating: -1, count: n)
-        mask = n - 1
-        count = 0
-        for k in 0..<oldI.count where oldI[k] >= 0 { insert(hash: oldH[k], index: oldI[k]) }
     }
 }
