@@ -92,13 +92,16 @@ public enum CaptureAnalyzer {
         let progress = options.progress
         let tick: @Sendable (Int, Int) -> Void = { frames, bytes in progress?(path, frames, bytes, flows.value.load(ordering: .relaxed)) }
 
+        /// Hands the sink's queued events to `observe`, in order (after each packet, replayed call or closed flow).
+        func drain(_ s: inout PipelineSink) {
+            guard !s.events.isEmpty else { return }
+            for e in s.events { observe(e) }
+            s.events.removeAll(keepingCapacity: true)
+        }
         // The flow stage: flow table, reassembly, parsers, detectors (through `observe`), in frame order.
         func flowPacket(_ p: DecodedPacket, _ bytes: UnsafeRawBufferPointer) {
             table.process(p, frame: bytes, into: &sink)
-            if !sink.events.isEmpty {
-                for e in sink.events { observe(e) }
-                sink.events.removeAll(keepingCapacity: true)
-            }
+            drain(&sink)
         }
         var clockMarked = false
         if options.threads > 1 {
@@ -124,10 +127,7 @@ public enum CaptureAnalyzer {
             thread.stackSize = 8 << 20
             thread.start()
             while let batch = full.take() {
-                batch.replay(into: &sink) { s in
-                    for e in s.events { observe(e) }
-                    s.events.removeAll(keepingCapacity: true)
-                }
+                batch.replay(into: &sink, drain: drain)
                 flows.value.store(sink.flowCounts.tcp + sink.flowCounts.udp + sink.flowCounts.other, ordering: .relaxed)
                 batch.reset()
                 free.put(batch)
@@ -146,17 +146,12 @@ public enum CaptureAnalyzer {
         let end = read.end ?? .complete
         if !clockMarked {
             clock.mark("read, flows, parsers, events")
-            table.finish(into: &sink) { s in
-                guard !s.events.isEmpty else { return }
-                for e in s.events { observe(e) }
-                s.events.removeAll(keepingCapacity: true)
-            }
+            table.finish(into: &sink, drain: drain)
             clock.mark("close open flows")
         }
         sink.dns.finish()
         sink.takeDNSTransactions()
-        for e in sink.events { observe(e) }
-        sink.events.removeAll()
+        drain(&sink)
         result.dnsTransactions = sink.dnsTransactions
         result.dnsQueryNames = sink.dnsQueryNames
         if sink.dns.unsolicitedCount > 0, let f = sink.dns.unsolicited.first {

@@ -63,7 +63,7 @@ final class FlowEventBatch: @unchecked Sendable {
                 case .note(let name, let frame, let count):
                     sink.note(name, frame: frame, count: count)
                 }
-                if !sink.events.isEmpty { drain(&sink) }
+                drain(&sink)
             }
         }
     }

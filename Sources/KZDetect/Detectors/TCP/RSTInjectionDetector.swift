@@ -59,7 +59,12 @@ public struct RSTInjectionDetector: Detector {
                 guard count > 0 else { continue }
                 let key = AddressKey(capture: flow.capture, address: side == .client ? flow.client : flow.server)
                 var list: [UInt8] = []
-                for t in 0..<256 where (t < 128 ? seen.0 >> t : seen.1 >> (t - 128)) & 1 != 0 { list.append(UInt8(t)) }
+                for (half, var bits) in [(0, seen.0), (128, seen.1)] {
+                    while bits != 0 {
+                        list.append(UInt8(half + bits.trailingZeroBitCount))
+                        bits &= bits - 1
+                    }
+                }
                 ttls[key, default: []].formUnion(list)
                 ttlCounts[key, default: 0] += count
             }
