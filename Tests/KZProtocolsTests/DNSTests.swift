@@ -184,6 +184,52 @@ struct DNSBuilder {
         #expect(DNSMessage.parse(b.bytes).has("dns.name_too_long"))
     }
 
+    /// Presentation form (RFC 1035 §5.1): `.` and `\` in a label escaped, octets outside 0x21...0x7E as `\DDD`;
+    /// checked against a plain reference on fixed and random labels, and on the longest form a 255-octet name can
+    /// take (every octet `\DDD`), which fills the decoder's stack buffer.
+    @Test func labelsAreEscapedInPresentationForm() {
+        func reference(_ labels: [[UInt8]]) -> String {
+            labels.map { label in
+                label.map { c -> String in
+                    if c == UInt8(ascii: ".") || c == UInt8(ascii: "\\") { return "\\" + String(UnicodeScalar(c)) }
+                    if c > 0x20 && c < 0x7f { return String(UnicodeScalar(c)) }
+                    let d = String(c)
+                    return "\\" + String(repeating: "0", count: 3 - d.count) + d
+                }.joined()
+            }.joined(separator: ".")
+        }
+        func decode(_ labels: [[UInt8]]) -> String? {
+            var b = DNSBuilder(qd: 1)
+            for l in labels { b.bytes.append(UInt8(l.count)); b.bytes += l }
+            b.bytes.append(0)
+            b.u16(1); b.u16(1)
+            let res = DNSMessage.parse(b.bytes)
+            #expect(res.anomalies.isEmpty, "\(res.anomalies)")
+            return res.message?.questions.first?.name
+        }
+        let fixed: [[UInt8]] = [Array("a.b".utf8), Array("c\\d".utf8), [0, 32, 0x7f, 0xff, 9, 0x21, 0x7e], Array("ok".utf8)]
+        #expect(decode(fixed) == "a\\.b.c\\\\d.\\000\\032\\127\\255\\009!~.ok")
+        #expect(decode(fixed) == reference(fixed))
+        // 255 wire octets: three 63-octet labels and one 61-octet label, all 0xFF (1003 characters with the dots).
+        let longest: [[UInt8]] = [[UInt8](repeating: 0xff, count: 63), [UInt8](repeating: 0xff, count: 63),
+                                  [UInt8](repeating: 0xff, count: 63), [UInt8](repeating: 0xff, count: 61)]
+        let long = decode(longest)
+        #expect(long == reference(longest))
+        #expect(long?.utf8.count == 250 * 4 + 3)
+        var rng = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var labels: [[UInt8]] = []
+            var wire = 1
+            while labels.count < 6 {
+                let n = Int.random(in: 1...20, using: &rng)
+                if wire + n + 1 > 255 { break }
+                wire += n + 1
+                labels.append((0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) })
+            }
+            #expect(decode(labels) == reference(labels))
+        }
+    }
+
     @Test func badLabelType() {
         var b = DNSBuilder(qd: 1)
         b.bytes += [0x41, 0x00]

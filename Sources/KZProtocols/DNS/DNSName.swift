@@ -26,15 +26,28 @@ public enum DNSName {
         var ok: Bool
     }
 
+    /// Longest presentation form `read` can produce: at most 127 labels and 253 label octets in 255 wire octets, each
+    /// octet at most four characters (`\DDD`), plus the dots between labels.
+    static let maxPresentationLength = 253 * 4 + 127
+
     static func read(_ b: UnsafeRawBufferPointer, at start: Int, anomalies: inout [DNSAnomaly]) -> Read {
+        // The presentation form is written straight into one stack buffer (one String at the end, none per label).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxPresentationLength) { out in
+            read(b, at: start, anomalies: &anomalies, into: out)
+        }
+    }
+
+    private static func read(_ b: UnsafeRawBufferPointer, at start: Int, anomalies: inout [DNSAnomaly],
+                             into out: UnsafeMutableBufferPointer<UInt8>) -> Read {
         var pos = start
         var next: Int? = nil
         var runStart = start
         var jumps = 0
         var wireLength = 0
-        var labels: [String] = []
+        var written = 0
         func finish(_ ok: Bool) -> Read {
-            Read(name: labels.isEmpty ? "." : labels.joined(separator: "."), next: next, ok: ok)
+            let name = written == 0 ? "." : String(decoding: UnsafeBufferPointer(rebasing: out[0..<written]), as: UTF8.self)
+            return Read(name: name, next: next, ok: ok)
         }
         while true {
             guard pos >= 0, pos < b.count else {
@@ -58,7 +71,9 @@ public enum DNSName {
                     anomalies.append(DNSAnomaly("dns.name_too_long", "name at \(start) exceeds \(maxWireLength) octets", offset: start))
                     return finish(false)
                 }
-                labels.append(escapeLabel(UnsafeRawBufferPointer(rebasing: b[(pos + 1)..<(pos + 1 + len)])))
+                if written > 0 { out[written] = UInt8(ascii: "."); written += 1 }
+                written = appendEscapedLabel(UnsafeRawBufferPointer(rebasing: b[(pos + 1)..<(pos + 1 + len)]),
+                                             to: out, at: written)
                 pos += 1 + len
             case 0xC0:
                 guard pos + 1 < b.count else {
@@ -93,21 +108,26 @@ public enum DNSName {
         }
     }
 
-    /// Presentation-form escaping of one label (RFC 1035 §5.1 / RFC 4343 §2.1).
-    static func escapeLabel(_ label: UnsafeRawBufferPointer) -> String {
-        var out = [UInt8]()
-        out.reserveCapacity(label.count)
+    /// Presentation-form escaping of one label (RFC 1035 §5.1, RFC 4343 §2.1): writes `label` into `out` from `start`
+    /// with `.` and `\` as `\.` and `\\`, octets outside 0x21...0x7E as `\DDD`; returns the end. `out` has room for
+    /// four characters per octet.
+    static func appendEscapedLabel(_ label: UnsafeRawBufferPointer, to out: UnsafeMutableBufferPointer<UInt8>,
+                                   at start: Int) -> Int {
+        var w = start
         for c in label {
             if c == UInt8(ascii: ".") || c == UInt8(ascii: "\\") {
-                out.append(UInt8(ascii: "\\")); out.append(c)
+                out[w] = UInt8(ascii: "\\"); out[w + 1] = c; w += 2
             } else if c > 0x20 && c < 0x7f {
-                out.append(c)
+                out[w] = c; w += 1
             } else {
-                out.append(UInt8(ascii: "\\"))
-                out.append(contentsOf: Array(String(format3(c)).utf8))
+                out[w] = UInt8(ascii: "\\")
+                out[w + 1] = UInt8(ascii: "0") + c / 100
+                out[w + 2] = UInt8(ascii: "0") + c / 10 % 10
+                out[w + 3] = UInt8(ascii: "0") + c % 10
+                w += 4
             }
         }
-        return String(decoding: out, as: UTF8.self)
+        return w
     }
 
     /// Escapes a TXT character-string for display (`"` and `\` escaped, non-printables as `\DDD`).
