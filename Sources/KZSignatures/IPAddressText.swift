@@ -31,78 +31,87 @@ public enum IPAddressText {
     /// IPv6 text (RFC 4291 §2.2): eight groups of 1–4 hex digits, one `::` allowed, an embedded dotted-quad IPv4 in
     /// the last 32 bits allowed. Zone ids (`%eth0`) and brackets are rejected; strip them first.
     /// Returns the address as (high 64 bits, low 64 bits).
+    ///
+    /// One pass over the bytes, no allocation: every AAAA answer of a capture is parsed here (poisoned-answer check).
     public static func parseIPv6<S: StringProtocol>(_ text: S) -> (UInt64, UInt64)? {
-        let s = String(text)
-        guard s.utf8.count >= 2, s.utf8.allSatisfy({ isHexDigit($0) || $0 == 0x3A || $0 == 0x2E }) else { return nil }
-        let halves = s.components(separatedByDoubleColon: ())
-        guard let halves, halves.count <= 2 else { return nil }
+        // The longest valid text is six 4-digit groups and a dotted quad: 45 characters.
+        let n = text.utf8.count
+        guard n >= 2, n <= 45 else { return nil }
+        if let r = text.utf8.withContiguousStorageIfAvailable({ parseIPv6(bytes: $0) }) { return r }
+        return Array(text.utf8).withUnsafeBufferPointer { parseIPv6(bytes: $0) }
+    }
 
-        func groups(_ part: String, allowIPv4Tail: Bool) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var out: [UInt16] = []
-            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
-            for (index, piece) in pieces.enumerated() {
-                if piece.utf8.contains(UInt8(ascii: ".")) {
-                    guard allowIPv4Tail, index == pieces.count - 1, let v4 = parseIPv4(piece) else { return nil }
-                    out.append(UInt16(truncatingIfNeeded: v4 >> 16))
-                    out.append(UInt16(truncatingIfNeeded: v4))
-                    continue
-                }
-                guard (1...4).contains(piece.utf8.count), let g = UInt16(piece, radix: 16) else { return nil }
-                out.append(g)
-            }
-            return out
+    private static func parseIPv6(bytes b: UnsafeBufferPointer<UInt8>) -> (UInt64, UInt64)? {
+        let n = b.count
+        var words = SIMD8<UInt16>()
+        var count = 0
+        var gap = -1                      // index in `words` where `::` stands
+        var i = 0
+        if b[0] == 0x3A {                 // a leading colon only as `::`
+            guard b[1] == 0x3A else { return nil }
+            gap = 0
+            i = 2
+            if i < n && b[i] == 0x3A { return nil }                      // ":::"
         }
-
-        var words: [UInt16]
-        if halves.count == 1 {
-            guard let g = groups(halves[0], allowIPv4Tail: true), g.count == 8 else { return nil }
-            words = g
+        while i < n {
+            let start = i
+            var value: UInt32 = 0
+            while i < n, let d = hexValue(b[i]), i - start < 5 {
+                value = value << 4 | UInt32(d)
+                i += 1
+            }
+            if i < n && b[i] == 0x2E {
+                // A dotted quad: the rest of the text, and the last 32 bits.
+                guard count <= 6, let v4 = parseIPv4(String(decoding: UnsafeBufferPointer(rebasing: b[start..<n]),
+                                                            as: UTF8.self)) else { return nil }
+                words[count] = UInt16(truncatingIfNeeded: v4 >> 16)
+                words[count + 1] = UInt16(truncatingIfNeeded: v4)
+                count += 2
+                break
+            }
+            let digits = i - start
+            guard digits >= 1, digits <= 4, count < 8 else { return nil }
+            words[count] = UInt16(value)
+            count += 1
+            if i == n { break }
+            guard b[i] == 0x3A, i + 1 < n else { return nil }           // another character, or a trailing ':'
+            i += 1
+            if b[i] == 0x3A {
+                guard gap < 0 else { return nil }                        // a second `::`
+                gap = count
+                i += 1
+                if i < n && b[i] == 0x3A { return nil }                  // ":::"
+            }
+        }
+        if gap < 0 {
+            guard count == 8 else { return nil }
         } else {
-            guard let head = groups(halves[0], allowIPv4Tail: false),
-                  let tail = groups(halves[1], allowIPv4Tail: true),
-                  head.count + tail.count <= 7 else { return nil }
-            words = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+            guard count <= 7 else { return nil }
+            // Move the groups after `::` to the end; zeros fill the gap.
+            let tail = count - gap
+            var moved = SIMD8<UInt16>()
+            for k in 0..<gap { moved[k] = words[k] }
+            for k in 0..<tail { moved[8 - tail + k] = words[gap + k] }
+            words = moved
         }
         var high: UInt64 = 0
         var low: UInt64 = 0
-        for i in 0..<4 { high = high << 16 | UInt64(words[i]) }
-        for i in 4..<8 { low = low << 16 | UInt64(words[i]) }
+        for k in 0..<4 { high = high << 16 | UInt64(words[k]) }
+        for k in 4..<8 { low = low << 16 | UInt64(words[k]) }
         return (high, low)
+    }
+
+    @inline(__always) static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: b - 0x30
+        case 0x61...0x66: b - 0x61 + 10
+        case 0x41...0x46: b - 0x41 + 10
+        default: nil
+        }
     }
 
     @inline(__always) static func isHexDigit(_ b: UInt8) -> Bool {
         (b >= 0x30 && b <= 0x39) || (b >= 0x61 && b <= 0x66) || (b >= 0x41 && b <= 0x46)
-    }
-}
-
-extension String {
-    /// Splits on `::`; nil if `::` appears twice or a `:::` run appears.
-    /// Byte scans (the text is ASCII by the caller's check): every AAAA answer of a capture is parsed here, and
-    /// Foundation's `contains`/`range(of:)` went through CFString.
-    fileprivate func components(separatedByDoubleColon: ()) -> [String]? {
-        let u = Array(utf8)
-        var parts: [String] = []
-        var start = 0, i = 0
-        while i + 1 < u.count {
-            if u[i] == 0x3A && u[i + 1] == 0x3A {
-                if i + 2 < u.count && u[i + 2] == 0x3A { return nil }        // ":::"
-                parts.append(String(decoding: u[start..<i], as: UTF8.self))
-                i += 2
-                start = i
-            } else {
-                i += 1
-            }
-        }
-        parts.append(String(decoding: u[start..<u.count], as: UTF8.self))
-        // A single colon at either end without `::` is invalid (":1:2..." or "...:").
-        if parts.count == 1 {
-            if hasPrefix(":") || hasSuffix(":") { return nil }
-        } else {
-            if parts[0].hasPrefix(":") || parts[0].hasSuffix(":") { return nil }
-            if let last = parts.last, last.hasPrefix(":") || last.hasSuffix(":") { return nil }
-        }
-        return parts
     }
 }
 

@@ -161,28 +161,32 @@ extension SignatureDatabase {
     /// `dns/poisoned-answers.csv`. Addresses compare by value (so `::ffff:a` spellings and IPv6 zero compression do
     /// not matter); names compare lower-cased without a trailing dot. Returns the first match by id, or nil.
     public func matchPoisonedDNS(address: String) -> SignatureMatch? {
+        // The first matching row in id order: the address table gives the first `full` row of an address; only rows
+        // before it that match on text remain to be tried (none, for an address, when every row is a `full` one).
         let ip = IPAddressValue(address)
-        let name = DNSName.normalize(address)
-        for row in poisonedDNS {
-            let hit: Bool
-            switch row.patternType {
-            case .full:
-                if let rowIP = row.address { hit = ip == rowIP } else { hit = ip == nil && name == row.pattern }
-            case .prefix:
-                hit = name.hasPrefix(row.pattern)
-            case .contains:
-                hit = name.contains(row.pattern)
-            case .regexp:
-                hit = compiledRegexps["dns:" + row.name]?.matches(name) ?? false
-            }
-            if hit {
-                return SignatureMatch(
-                    id: row.name, rev: row.rev, kind: .poisonedDNS, location: "dns", pattern: row.pattern,
-                    source: row.source, scope: row.scope, countries: row.expectedCountries, notes: row.notes,
-                    origin: row.origin)
+        var first = ip.flatMap { poisonedByAddress[$0] } ?? Int.max
+        let textRows = ip == nil ? poisonedNameRows : poisonedTextRows
+        if let lowest = textRows.first, lowest < first {
+            let name = DNSName.normalize(address)
+            for i in textRows {
+                guard i < first else { break }
+                let row = poisonedDNS[i]
+                let hit: Bool
+                switch row.patternType {
+                case .full: hit = name == row.pattern
+                case .prefix: hit = name.hasPrefix(row.pattern)
+                case .contains: hit = name.contains(row.pattern)
+                case .regexp: hit = compiledRegexps["dns:" + row.name]?.matches(name) ?? false
+                }
+                if hit { first = i; break }
             }
         }
-        return nil
+        guard first < poisonedDNS.count else { return nil }
+        let row = poisonedDNS[first]
+        return SignatureMatch(
+            id: row.name, rev: row.rev, kind: .poisonedDNS, location: "dns", pattern: row.pattern,
+            source: row.source, scope: row.scope, countries: row.expectedCountries, notes: row.notes,
+            origin: row.origin)
     }
 
     // MARK: - TLS

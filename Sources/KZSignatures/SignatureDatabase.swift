@@ -35,6 +35,12 @@ public struct SignatureDatabase: Sendable {
     var bogonV4Table: [(mask: UInt32, network: UInt32, index: Int)] = []
     var bogonV6Table: [(maskHigh: UInt64, maskLow: UInt64, high: UInt64, low: UInt64, index: Int)] = []
     var hashesByNormalization: [BodyNormalization: [String: [BlockPageHashRow]]] = [:]
+    /// `poisonedDNS` by address value: the first `full` row (in id order) for each address.
+    var poisonedByAddress: [IPAddressValue: Int] = [:]
+    /// Indices into `poisonedDNS`, ascending, of the rows an answer's text can match: `prefix`, `contains` and
+    /// `regexp` rows (any answer), and with them the `full` rows of a name (an answer that is not an address).
+    var poisonedTextRows: [Int] = []
+    var poisonedNameRows: [Int] = []
 
     /// An empty database (every matcher returns nothing).
     public init() {}
@@ -204,6 +210,17 @@ public struct SignatureDatabase: Sendable {
         bogonV6Table = bogonsV6ByLength.enumerated().map { i, r in
             let (mh, ml) = IPPrefix.mask128(r.prefix.length)
             return (mh, ml, r.prefix.high, r.prefix.low, i)
+        }
+        poisonedByAddress = [:]
+        poisonedTextRows = []
+        poisonedNameRows = []
+        for (i, r) in poisonedDNS.enumerated() {
+            if r.patternType == .full, let ip = r.address {
+                if poisonedByAddress[ip] == nil { poisonedByAddress[ip] = i }
+                continue
+            }
+            poisonedNameRows.append(i)
+            if r.patternType != .full { poisonedTextRows.append(i) }
         }
         hashesByNormalization = [:]
         for r in blockPageHashes { hashesByNormalization[r.normalization, default: [:]][r.sha256, default: []].append(r) }

@@ -81,6 +81,44 @@ import Testing
         #expect(db.matchPoisonedDNS(address: "blocked.example.com") == nil)
     }
 
+    /// The first matching row by id wins, whether it matches by address value or by text: an address can match a
+    /// `prefix`/`contains`/`regexp` row too, and a `full` address row never matches a name.
+    @Test func firstMatchByIDAcrossAddressAndTextRows() throws {
+        let dns = """
+        \(ooniHeader)
+        a.prefix10,nat,,dns,prefix,10.10.,5,,test,,,1
+        b.full,nat,,dns,full,10.10.34.34,5,,test,,,1
+        c.full,nat,,dns,full,10.10.34.35,5,,test,,,1
+        c.contains,nat,,dns,contains,34.35,5,,test,,,1
+        d.name,nat,,dns,full,10.10.34.36.example,5,,test,,,1
+        e.regexp,nat,,dns,regexp,^10\\.10\\.99\\.,5,,test,,,1
+        f.full,nat,,dns,full,10.10.99.1,5,,test,,,1
+        g.v6,nat,,dns,full,2001:db8::1,5,,test,,,1
+        h.contains,nat,,dns,contains,db8,5,,test,,,1
+        """
+        let dir = try TempSignatures(["dns/poisoned-answers.csv": dns]); defer { dir.cleanup() }
+        let db = try SignatureDatabase.load(directories: [dir.url])
+        #expect(db.matchPoisonedDNS(address: "10.10.34.34")?.id == "a.prefix10")       // text row before the address row
+        #expect(db.matchPoisonedDNS(address: "10.10.34.35")?.id == "a.prefix10")
+        #expect(db.matchPoisonedDNS(address: "10.10.99.1")?.id == "a.prefix10")
+        #expect(db.matchPoisonedDNS(address: "10.10.34.36.example")?.id == "a.prefix10")
+        #expect(db.matchPoisonedDNS(address: "11.34.35.1")?.id == "c.contains")
+        #expect(db.matchPoisonedDNS(address: "2001:DB8:0::1")?.id == "g.v6")           // address row before the text row
+        #expect(db.matchPoisonedDNS(address: "2001:db8::2")?.id == "h.contains")
+        #expect(db.matchPoisonedDNS(address: "x.db8.example")?.id == "h.contains")
+        #expect(db.matchPoisonedDNS(address: "192.0.2.1") == nil)
+        // Without the leading prefix row, each address finds its own `full` row, and a name its `full` name row.
+        let dns2 = dns.split(separator: "\n").filter { !$0.hasPrefix("a.prefix10") }.joined(separator: "\n")
+        let dir2 = try TempSignatures(["dns/poisoned-answers.csv": dns2]); defer { dir2.cleanup() }
+        let db2 = try SignatureDatabase.load(directories: [dir2.url])
+        #expect(db2.matchPoisonedDNS(address: "10.10.34.34")?.id == "b.full")
+        #expect(db2.matchPoisonedDNS(address: "10.10.34.35")?.id == "c.contains")     // "c.contains" sorts first
+        #expect(db2.matchPoisonedDNS(address: "10.10.34.36.Example.")?.id == "d.name")
+        #expect(db2.matchPoisonedDNS(address: "10.10.99.1")?.id == "e.regexp")
+        #expect(db2.matchPoisonedDNS(address: "10.10.99.2")?.id == "e.regexp")
+        #expect(db2.matchPoisonedDNS(address: "10.10.98.1") == nil)
+    }
+
     @Test func shippedDNSAndHostRows() throws {
         let db = try SignatureDatabase.load(directories: [builtInSignatures])
         #expect(db.matchPoisonedDNS(address: "10.10.34.34")?.id == "ooni.ir_4")
@@ -238,5 +276,116 @@ import Testing
                     "1:2:3:4:5:6:7:", "::1.2.3", "1.2.3.4::", "fe80::1%eth0", "g::1", "1:2:3:4:5:6:7::8"] {
             #expect(IPAddressText.parseIPv6(bad) == nil, "\(bad)")
         }
+    }
+
+    /// The one-pass IPv6 parser agrees with a plain split-based reference (the parser it replaced) on valid forms,
+    /// their mutations, and random strings over the characters that matter.
+    @Test func ipv6ParserAgreesWithTheSplitReference() {
+        let tokens = ["0", "1", "a", "F", "ffff", "12345", "abcd", ":", ":", "::", ":::", ".", "1.2.3.4", "255.0.0.1",
+                      "1.2.3", "g", "%", "01", " "]
+        var rng = SystemRandomNumberGenerator()
+        var cases = ["::", "::1", "1::", "1::2", "::ffff:1.2.3.4", "64:ff9b::192.0.2.33", "2001:db8::8:800:200c:417a",
+                     "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "1:2:3:4:5:6::1.2.3.4",
+                     "0000:0000:0000:0000:0000:0000:255.255.255.255", "fe80::1%eth0", "[::1]", "::1:", ":1::"]
+        for _ in 0..<20_000 {
+            cases.append((0..<Int.random(in: 1...12, using: &rng)).map { _ in tokens.randomElement(using: &rng)! }.joined())
+        }
+        // Valid addresses built from groups (some compressed, some with a dotted-quad tail), and one-character
+        // mutations of them.
+        let hex = Array("0123456789abcdefABCDEF")
+        for _ in 0..<5_000 {
+            let tail = Bool.random(using: &rng)
+            var groups = (0..<(tail ? 6 : 8)).map { _ in
+                String((0..<Int.random(in: 1...4, using: &rng)).map { _ in hex.randomElement(using: &rng)! })
+            }
+            if tail { groups.append((0..<4).map { _ in String(Int.random(in: 0...255, using: &rng)) }.joined(separator: ".")) }
+            var text = groups.joined(separator: ":")
+            if Bool.random(using: &rng) {
+                let from = Int.random(in: 0..<groups.count, using: &rng)
+                let to = Int.random(in: from...min(groups.count, from + 4), using: &rng)
+                text = groups[..<from].joined(separator: ":") + "::" + groups[to...].joined(separator: ":")
+            }
+            cases.append(text)
+            var m = Array(text)
+            let at = Int.random(in: 0..<m.count, using: &rng)
+            switch Int.random(in: 0..<3, using: &rng) {
+            case 0: m.remove(at: at)
+            case 1: m.insert([":", ".", "0", "g"].randomElement(using: &rng)!, at: at)
+            default: m[at] = [":", ".", "f", "9"].randomElement(using: &rng)!
+            }
+            cases.append(String(m))
+        }
+        var valid = 0
+        for c in cases {
+            let got = IPAddressText.parseIPv6(c), want = ReferenceIPv6.parse(c)
+            #expect(got?.0 == want?.0 && got?.1 == want?.1, "\(c)")
+            #expect(IPAddressText.parseIPv6(Substring(c))?.1 == want?.1, "\(c)")
+            if want != nil { valid += 1 }
+        }
+        #expect(valid > 3_000, "the cases should include many valid addresses, got \(valid)")
+    }
+}
+
+/// The split-based IPv6 text parser `IPAddressText.parseIPv6` replaced, kept as a test oracle.
+private enum ReferenceIPv6 {
+    static func parse(_ s: String) -> (UInt64, UInt64)? {
+        guard s.utf8.count >= 2, s.utf8.allSatisfy({ IPAddressText.isHexDigit($0) || $0 == 0x3A || $0 == 0x2E }) else {
+            return nil
+        }
+        guard let halves = splitDoubleColon(s), halves.count <= 2 else { return nil }
+        func groups(_ part: String, allowIPv4Tail: Bool) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var out: [UInt16] = []
+            let pieces = part.split(separator: ":", omittingEmptySubsequences: false)
+            for (index, piece) in pieces.enumerated() {
+                if piece.utf8.contains(UInt8(ascii: ".")) {
+                    guard allowIPv4Tail, index == pieces.count - 1, let v4 = IPAddressText.parseIPv4(piece) else { return nil }
+                    out.append(UInt16(truncatingIfNeeded: v4 >> 16))
+                    out.append(UInt16(truncatingIfNeeded: v4))
+                    continue
+                }
+                guard (1...4).contains(piece.utf8.count), let g = UInt16(piece, radix: 16) else { return nil }
+                out.append(g)
+            }
+            return out
+        }
+        var words: [UInt16]
+        if halves.count == 1 {
+            guard let g = groups(halves[0], allowIPv4Tail: true), g.count == 8 else { return nil }
+            words = g
+        } else {
+            guard let head = groups(halves[0], allowIPv4Tail: false), let tail = groups(halves[1], allowIPv4Tail: true),
+                  head.count + tail.count <= 7 else { return nil }
+            words = head + [UInt16](repeating: 0, count: 8 - head.count - tail.count) + tail
+        }
+        var high: UInt64 = 0, low: UInt64 = 0
+        for i in 0..<4 { high = high << 16 | UInt64(words[i]) }
+        for i in 4..<8 { low = low << 16 | UInt64(words[i]) }
+        return (high, low)
+    }
+
+    /// Splits on `::`; nil if `::` appears twice or a `:::` run appears, or a single colon stands at either end.
+    static func splitDoubleColon(_ s: String) -> [String]? {
+        let u = Array(s.utf8)
+        var parts: [String] = []
+        var start = 0, i = 0
+        while i + 1 < u.count {
+            if u[i] == 0x3A && u[i + 1] == 0x3A {
+                if i + 2 < u.count && u[i + 2] == 0x3A { return nil }
+                parts.append(String(decoding: u[start..<i], as: UTF8.self))
+                i += 2
+                start = i
+            } else {
+                i += 1
+            }
+        }
+        parts.append(String(decoding: u[start..<u.count], as: UTF8.self))
+        if parts.count == 1 {
+            if s.hasPrefix(":") || s.hasSuffix(":") { return nil }
+        } else {
+            if parts[0].hasPrefix(":") || parts[0].hasSuffix(":") { return nil }
+            if let last = parts.last, last.hasPrefix(":") || last.hasSuffix(":") { return nil }
+        }
+        return parts
     }
 }
