@@ -279,24 +279,43 @@ extension SignatureDatabase {
 
 /// Substring search on bytes.
 enum ByteSearch {
+    /// Whether `needle` occurs in `haystack`. `memchr` looks for the needle's rarest byte (by `commonness`) rather than
+    /// its first: a block-page needle often starts with `<` or a Cyrillic lead byte, which an HTML body holds hundreds
+    /// of times, and each false candidate cost a `memchr` restart and a `memcmp`.
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
         if needle.isEmpty { return true }
         if needle.count > haystack.count { return false }
         return haystack.withUnsafeBufferPointer { h in
             needle.withUnsafeBufferPointer { n in
                 guard let hBase = h.baseAddress, let nBase = n.baseAddress else { return false }
-                let first = Int32(n[0])
-                let last = h.count - n.count
-                var i = 0
-                while i <= last {
-                    // memchr finds the next candidate first byte at libc speed.
-                    guard let hit = memchr(hBase + i, first, last - i + 1) else { return false }
+                var a = 0
+                for k in 1..<n.count where commonness(n[k]) < commonness(n[a]) { a = k }
+                let anchor = Int32(n[a])
+                let last = h.count - n.count                  // the last possible start
+                var p = a                                     // next position the anchor byte may sit at
+                while p <= last + a {
+                    guard let hit = memchr(hBase + p, anchor, last + a - p + 1) else { return false }
                     let at = hBase.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                    if memcmp(hBase + at, nBase, n.count) == 0 { return true }
-                    i = at + 1
+                    if memcmp(hBase + (at - a), nBase, n.count) == 0 { return true }
+                    p = at + 1
                 }
                 return false
             }
+        }
+    }
+
+    /// A rough rank of how often a byte appears in web pages (higher is more common): space, lower-case letters and
+    /// markup first, then digits and common punctuation, the lead bytes of two-byte UTF-8 (Cyrillic, Kazakh), upper
+    /// case, then the rest.
+    static func commonness(_ b: UInt8) -> Int {
+        switch b {
+        case 0x20, 0x65, 0x74, 0x61, 0x6F, 0x69, 0x6E, 0x73, 0x72, 0x3C, 0x3E, 0x2F, 0x3D, 0x22, 0x0A: 9
+        case 0x61...0x7A: 8
+        case 0xD0, 0xD1: 7
+        case 0x30...0x39, 0x2E, 0x2D, 0x3A, 0x09, 0x0D, 0x27: 6
+        case 0x80...0xBF: 4
+        case 0x41...0x5A: 3
+        default: 2
         }
     }
 }

@@ -106,4 +106,39 @@ import Testing
             }
         }
     }
+
+    /// `ByteSearch.contains` (memchr on the needle's rarest byte) agrees with a naive scan: random haystacks and
+    /// needles over a small alphabet (many partial matches), needles cut from the haystack at its start, middle and
+    /// end, and the edges (empty needle, needle longer than or equal to the haystack).
+    @Test func byteSearchAgreesWithANaiveScan() {
+        func naive(_ h: [UInt8], _ n: [UInt8]) -> Bool {
+            if n.isEmpty { return true }
+            if n.count > h.count { return false }
+            for i in 0...(h.count - n.count) where Array(h[i..<(i + n.count)]) == n { return true }
+            return false
+        }
+        var rng = SystemRandomNumberGenerator()
+        let alphabet: [UInt8] = Array("<a e/>Z!".utf8) + [0xD0, 0xB0, 0x00]
+        var found = 0
+        for _ in 0..<4_000 {
+            let h = (0..<Int.random(in: 0...40, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! }
+            var needles: [[UInt8]] = [[], h, h + [0x20]]
+            needles.append((0..<Int.random(in: 1...4, using: &rng)).map { _ in alphabet.randomElement(using: &rng)! })
+            if !h.isEmpty {
+                let i = Int.random(in: 0..<h.count, using: &rng)
+                let j = Int.random(in: (i + 1)...h.count, using: &rng)
+                needles.append(Array(h[i..<j]))
+                needles.append(Array(h[0..<j]))
+                needles.append(Array(h[i...]))
+            }
+            for n in needles {
+                let want = naive(h, n)
+                #expect(ByteSearch.contains(h, n) == want, "haystack \(h) needle \(n)")
+                if want && !n.isEmpty && n != h { found += 1 }
+            }
+        }
+        #expect(found > 4_000)
+        #expect(ByteSearch.contains(Array("<p>x</p><title>A</title>".utf8), Array("<title>A</title>".utf8)))
+        #expect(!ByteSearch.contains(Array("<p>x</p><title>A</titl".utf8), Array("<title>A</title>".utf8)))
+    }
 }
