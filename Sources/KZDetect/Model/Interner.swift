@@ -3,13 +3,18 @@
 struct Interner<Value: Hashable & Sendable>: Sendable {
     private var values: [Value] = []
     private var indices: [Value: Int32] = [:]
+    /// The index returned last: runs of one value (a capture path, a resolver) are answered by one comparison instead
+    /// of hashing the value.
+    private var last: Int32 = -1
 
     /// The index of `v`, adding it when new.
     mutating func index(_ v: Value) -> Int32 {
-        if let k = indices[v] { return k }
+        if last >= 0 && values[Int(last)] == v { return last }
+        if let k = indices[v] { last = k; return k }
         let k = Int32(values.count)
         values.append(v)
         indices[v] = k
+        last = k
         return k
     }
 

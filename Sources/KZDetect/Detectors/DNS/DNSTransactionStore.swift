@@ -43,6 +43,9 @@ struct DNSTransactionStore {
     private(set) var order: [Slot] = []
     private var addresses = Interner<IPAddress>()
     private var strings = Interner<String>()
+    /// Capture paths and transports apart from the names, so each table sees runs of one value.
+    private var captures = Interner<String>()
+    private var transports = Interner<String>()
     private var answerSets = Interner<[String]>()
 
     var count: Int { order.count }
@@ -60,9 +63,9 @@ struct DNSTransactionStore {
         singles.append(Single(
             queryFrame: t.queryFrame, queryTime: t.queryTime, responseFrame: r.frame, responseTime: r.time,
             client: addresses.index(t.client), resolver: addresses.index(t.resolver), source: addresses.index(r.source),
-            qname: strings.index(t.qname), answers: answerSets.index(r.answers), capture: strings.index(t.capture),
+            qname: strings.index(t.qname), answers: answerSets.index(r.answers), capture: captures.index(t.capture),
             ipID: r.ipID, clientPort: t.clientPort, resolverPort: t.resolverPort, id: t.id, qtype: t.qtype, ttl: r.ttl,
-            rcode: r.rcode, df: r.df, transport: strings.index(t.transport)))
+            rcode: r.rcode, df: r.df, transport: transports.index(t.transport)))
     }
 
     /// Query frame and id of a kept transaction (the detector's judging order).
@@ -86,9 +89,9 @@ struct DNSTransactionStore {
             return multiples[i]
         case .single(let i):
             let s = singles[i]
-            return DNSTransactionEvent(capture: strings[s.capture], client: addresses[s.client], clientPort: s.clientPort,
+            return DNSTransactionEvent(capture: captures[s.capture], client: addresses[s.client], clientPort: s.clientPort,
                                        resolver: addresses[s.resolver], resolverPort: s.resolverPort,
-                                       transport: strings[s.transport], queryFrame: s.queryFrame,
+                                       transport: transports[s.transport], queryFrame: s.queryFrame,
                                        queryTime: s.queryTime, id: s.id, qname: strings[s.qname], qtype: s.qtype,
                                        responses: [response(s)])
         }
