@@ -133,12 +133,30 @@ import KZWire
         wideInUse -= 1
     }
 
+    /// A direct-mapped cache in front of `shapeIndex`, 256 entries of two words: the shape's option kinds, and its other
+    /// fields (48 bits) with its index + 1 in the top 16 bits (0: empty). Every kept segment asks for its shape; a hit
+    /// costs two compares instead of hashing the shape.
+    private var shapeCache = [UInt64](repeating: 0, count: 512)
+
     private mutating func shapeNumber(_ s: SegmentShape) -> UInt16? {
-        if let i = shapeIndex[s] { return i }
-        guard shapes.count < Self.maxShapes else { return nil }
-        let i = UInt16(shapes.count)
-        shapes.append(s)
-        shapeIndex[s] = i
+        let rest = UInt64(s.mss) | UInt64(s.windowScale) << 16 | UInt64(s.ttl) << 24 | UInt64(s.tos) << 32
+            | UInt64(s.bits) << 40
+        let e = Int(truncatingIfNeeded: ((s.optionKinds ^ rest &* 0x9E37_79B9_7F4A_7C15) &* 0xC2B2_AE3D_27D4_EB4F) >> 56) &* 2
+        let tagged = shapeCache[e &+ 1]
+        if tagged >> 48 != 0 && shapeCache[e] == s.optionKinds && tagged & 0xFFFF_FFFF_FFFF == rest {
+            return UInt16(truncatingIfNeeded: tagged >> 48) &- 1
+        }
+        let i: UInt16
+        if let known = shapeIndex[s] {
+            i = known
+        } else {
+            guard shapes.count < Self.maxShapes else { return nil }
+            i = UInt16(shapes.count)
+            shapes.append(s)
+            shapeIndex[s] = i
+        }
+        shapeCache[e] = s.optionKinds
+        shapeCache[e &+ 1] = rest | (UInt64(i) &+ 1) << 48
         return i
     }
 

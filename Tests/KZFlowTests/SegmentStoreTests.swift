@@ -85,6 +85,34 @@ import Testing
         #expect(store.unpack(wide[2].0, base: base, baseTime: t) == wide[2].1)
     }
 
+    /// Shapes are numbered once and looked up through a 256-entry cache: thousands of distinct shapes in random order
+    /// (so cache entries collide and are replaced) all come back exactly, and a repeated shape keeps its number.
+    @Test func manyShapesInRandomOrderComeBackExactly() {
+        var store = SegmentStore()
+        var rng = SystemRandomNumberGenerator()
+        var shapes: [SegmentRecord] = []
+        for n in 0..<3_000 {
+            var r = Self.record(n)
+            r.optionKinds = UInt64(n % 5) << 60          // shared by many shapes that differ in the other fields
+            r.mss = UInt16(truncatingIfNeeded: n * 13)
+            r.ttl = UInt8(truncatingIfNeeded: n)
+            shapes.append(r)
+        }
+        var numbers: [Int: UInt16] = [:]
+        for _ in 0..<30_000 {
+            let k = Int.random(in: 0..<shapes.count, using: &rng)
+            let r = shapes[k]
+            guard let p = store.pack(r, base: r.frame, baseTime: r.timestamp) else {
+                Issue.record("record \(k) did not pack")
+                continue
+            }
+            #expect(!p.isWide)
+            #expect(store.unpack(p, base: r.frame, baseTime: r.timestamp) == r, "shape \(k)")
+            if let known = numbers[k] { #expect(p.shape == known, "shape \(k) renumbered") } else { numbers[k] = p.shape }
+        }
+        #expect(Set(numbers.values).count == numbers.count)
+    }
+
     @Test func chunkListsSpanChunksAndGiveThemBackForReuse() {
         var store = SegmentStore()
         var a = ChunkList(), b = ChunkList()
