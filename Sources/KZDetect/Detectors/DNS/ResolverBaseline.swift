@@ -22,7 +22,10 @@ struct ResolverBaseline: Sendable {
     }
 
     private(set) var samples: [Sample] = []
-    private var byFrame: [FrameNumber: [Int]] = [:]              // frame → indices in `samples`
+    /// Frame → its samples, chained in add order through `nextOfFrame` (a frame nearly always has one: no array each).
+    private var byFrame: [FrameNumber: FrameRun] = [:]
+    private var nextOfFrame: [Int32] = []                         // parallel to `samples`; -1 ends a chain
+    private struct FrameRun { var first: Int32; var last: Int32; var count: Int32 }
     private var ttlCount = [Int](repeating: 0, count: 256)
     private var ttlFirst: [UInt8: [FrameNumber]] = [:]           // first two distinct frames per TTL, in add order
     /// The three most common TTLs by (count descending, TTL ascending). Counts only grow, so `add` keeps them exact,
@@ -44,7 +47,12 @@ struct ResolverBaseline: Sendable {
     init(countingGap: UInt32 = 2048) { self.countingGap = countingGap }
 
     mutating func add(_ s: Sample) {
-        byFrame[s.frame, default: []].append(samples.count)
+        let n = Int32(samples.count)
+        nextOfFrame.append(-1)
+        if let run = byFrame.updateValue(FrameRun(first: n, last: n, count: 1), forKey: s.frame) {
+            nextOfFrame[Int(run.last)] = n
+            byFrame[s.frame] = FrameRun(first: run.first, last: n, count: run.count + 1)
+        }
         samples.append(s)
         ttlCount[Int(s.ttl)] += 1
         rankTTL(s.ttl)
@@ -121,18 +129,29 @@ struct ResolverBaseline: Sendable {
     /// The samples of the judged frame (left out of every verdict).
     /// Every response is judged: the judged frame's samples are read in place (usually one), not copied out.
     private struct Own {
-        let indices: [Int]
+        let head: Int32
+        let count: Int
+        let next: [Int32]
         let samples: [Sample]
-        var count: Int { indices.count }
-        var first: Sample? { indices.first.map { samples[$0] } }
+        var first: Sample? { head >= 0 ? samples[Int(head)] : nil }
+        func forEach(_ body: (Sample) -> Void) {
+            var i = head
+            while i >= 0 {
+                body(samples[Int(i)])
+                i = next[Int(i)]
+            }
+        }
         func count(where p: (Sample) -> Bool) -> Int {
             var n = 0
-            for i in indices where p(samples[i]) { n += 1 }
+            forEach { if p($0) { n += 1 } }
             return n
         }
     }
 
-    private func own(_ frame: FrameNumber) -> Own { Own(indices: byFrame[frame] ?? [], samples: samples) }
+    private func own(_ frame: FrameNumber) -> Own {
+        let run = byFrame[frame]
+        return Own(head: run?.first ?? -1, count: Int(run?.count ?? 0), next: nextOfFrame, samples: samples)
+    }
 
     private func firstFrame(_ list: [FrameNumber]?, notEqual frame: FrameNumber) -> FrameNumber? {
         list?.first { $0 != frame }
@@ -146,22 +165,35 @@ struct ResolverBaseline: Sendable {
         let mine = own(frame)
         let n = samples.count - mine.count
         guard n >= minSamples else { return nil }
-        // Counts without the judged frame's samples (its distinct TTLs and how many of each), without copying the
-        // 256-entry table per verdict.
-        var ownTTLs: [(ttl: Int, count: Int)] = []
-        for i in mine.indices {
-            let t = Int(mine.samples[i].ttl)
-            if let k = ownTTLs.firstIndex(where: { $0.ttl == t }) { ownTTLs[k].count += 1 } else { ownTTLs.append((t, 1)) }
+        // Counts without the judged frame's samples (its distinct TTLs and how many of each, on the stack), without
+        // copying the 256-entry table per verdict.
+        return withUnsafeTemporaryAllocation(of: (ttl: Int, count: Int).self, capacity: max(1, mine.count)) { buf in
+            var distinct = 0
+            mine.forEach { sample in
+                let t = Int(sample.ttl)
+                if let k = (0..<distinct).first(where: { buf[$0].ttl == t }) { buf[k].count += 1 } else {
+                    buf[distinct] = (t, 1)
+                    distinct += 1
+                }
+            }
+            let ownTTLs = UnsafeBufferPointer(rebasing: buf[0..<distinct])
+            return ttlVerdict(ttl, frame: frame, n: n, ownTTLs: ownTTLs, tolerance: tolerance, rareFraction: rareFraction)
         }
+    }
+
+    private func ttlVerdict(_ ttl: UInt8, frame: FrameNumber, n: Int, ownTTLs: UnsafeBufferPointer<(ttl: Int, count: Int)>,
+                            tolerance: Int, rareFraction: Double) -> (expected: UInt8, baselineFrame: FrameNumber)? {
         func count(_ t: Int) -> Int { ttlCount[t] - (ownTTLs.first { $0.ttl == t }?.count ?? 0) }
         // Mode: the value with the largest count, ties to the smaller TTL (deterministic).
         var mode = 0
+        func consider(_ t: Int) {
+            if count(t) > count(mode) || (count(t) == count(mode) && t < mode) { mode = t }
+        }
         if ownTTLs.count <= 2 {
             // The mode is one of the judged frame's TTLs (reduced) or the best TTL it does not touch, which is among
             // the top three.
-            var candidates = ownTTLs.map(\.ttl)
-            if let u = topTTLs.first(where: { t in !ownTTLs.contains { $0.ttl == Int(t) } }) { candidates.append(Int(u)) }
-            for t in candidates where count(t) > count(mode) || (count(t) == count(mode) && t < mode) { mode = t }
+            for o in ownTTLs { consider(o.ttl) }
+            if let u = topTTLs.first(where: { t in !ownTTLs.contains { $0.ttl == Int(t) } }) { consider(Int(u)) }
         } else {
             for t in 1..<256 where count(t) > count(mode) { mode = t }
         }
