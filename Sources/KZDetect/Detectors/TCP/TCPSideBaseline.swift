@@ -85,11 +85,11 @@ struct TCPSideBaseline: Sendable {
         }
         // Shape is learnt from packets at the baseline distance only, so forged data does not teach it.
         let trusted: [Int]
-        if let t = ttl {
+        if let t = ttl, !ordinary.allSatisfy({ InitialTTL.gap(segments[$0].ttl, t) <= 2 }) {
             let near = ordinary.filter { InitialTTL.gap(segments[$0].ttl, t) <= 2 }
             trusted = near.isEmpty ? ordinary : near
         } else {
-            trusted = ordinary
+            trusted = ordinary          // every packet at the baseline distance (the usual case): no filtered copy
         }
         self.ordinary = trusted
         // Mode of the DF bit; a tie goes to the smaller value (clear), as `mode` breaks ties.
