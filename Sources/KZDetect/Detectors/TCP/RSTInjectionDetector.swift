@@ -37,8 +37,20 @@ public struct RSTInjectionDetector: Detector {
     var flows: [TCPFlowEvent] = []
     var expired: [ProbeKey: [UInt32: [FrameNumber]]] = [:]
     /// TTLs of each address's ordinary packets (within ±2 of their flow's baseline), across the capture.
-    var ttls: [AddressKey: Set<UInt8>] = [:]
-    var ttlCounts: [AddressKey: Int] = [:]
+    var ttls: [AddressKey: SeenTTLs] = [:]
+
+    /// The TTL values seen (a 256-bit set) and how many packets carried them.
+    struct SeenTTLs {
+        var low: UInt128 = 0                                     // TTLs 0...127
+        var high: UInt128 = 0                                    // TTLs 128...255
+        var packets = 0
+        var distinct: Int { low.nonzeroBitCount + high.nonzeroBitCount }
+        mutating func add(low l: UInt128, high h: UInt128, packets n: Int) {
+            low |= l
+            high |= h
+            packets += n
+        }
+    }
 
     public init() {}
 
@@ -58,15 +70,7 @@ public struct RSTInjectionDetector: Detector {
                 }
                 guard count > 0 else { continue }
                 let key = AddressKey(capture: flow.capture, address: side == .client ? flow.client : flow.server)
-                var list: [UInt8] = []
-                for (half, var bits) in [(0, seen.0), (128, seen.1)] {
-                    while bits != 0 {
-                        list.append(UInt8(half + bits.trailingZeroBitCount))
-                        bits &= bits - 1
-                    }
-                }
-                ttls[key, default: []].formUnion(list)
-                ttlCounts[key, default: 0] += count
+                ttls[key, default: SeenTTLs()].add(low: seen.0, high: seen.1, packets: count)
             }
             if flow.segments.contains(where: { $0.isRST }) { flows.append(Self.kept(flow)) }
         default:
@@ -100,7 +104,7 @@ public struct RSTInjectionDetector: Detector {
                                                      server: flow.server, serverPort: flow.serverPort)] ?? [:]
             for side in [Side.client, .server] {
                 let key = AddressKey(capture: flow.capture, address: side == .client ? flow.client : flow.server)
-                if (ttlCounts[key] ?? 0) >= steadyPackets, ttls[key]?.count == 1 { ctx.ttlTolerance[side] = 1 }
+                if let t = ttls[key], t.packets >= steadyPackets, t.distinct == 1 { ctx.ttlTolerance[side] = 1 }
             }
             if let j = analyzer.judge(flow, context: ctx) { judged.append(j) }
         }
@@ -129,6 +133,5 @@ public struct RSTInjectionDetector: Detector {
         flows = []
         expired = [:]
         ttls = [:]
-        ttlCounts = [:]
     }
 }
