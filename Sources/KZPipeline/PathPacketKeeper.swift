@@ -45,12 +45,12 @@ struct PathPacketKeeper {
     /// A probe candidate's identity as an ICMP error quotes it.
     struct QuoteKey: Hashable {
         var src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16
-        /// Every TTL-limited SYN or datagram (most UDP leaves Linux with TTL 64) goes into the ring's index: hash one
-        /// mixed word, as `ConnKey` does.
-        func hash(into h: inout Hasher) {
-            h.combine(src.low &* 0x9E37_79B9_7F4A_7C15 ^ src.high ^ (dst.low &* 0xC2B2_AE3D_27D4_EB4F) ^ dst.high
-                      ^ (UInt64(sport) << 48 | UInt64(dport) << 32 | UInt64(proto)))
+        /// Both endpoints and the protocol mixed into one word (what `RecentProbes` hashes).
+        @inline(__always) var mixed: UInt64 {
+            src.low &* 0x9E37_79B9_7F4A_7C15 ^ src.high ^ (dst.low &* 0xC2B2_AE3D_27D4_EB4F) ^ dst.high
+                ^ (UInt64(sport) << 48 | UInt64(dport) << 32 | UInt64(proto))
         }
+        func hash(into h: inout Hasher) { h.combine(mixed) }
     }
 
     struct Pending {
@@ -74,14 +74,12 @@ struct PathPacketKeeper {
     private var pendingHead = 0
     private var probes: Set<ConnKey> = []
     private var decided: Set<ConnKey> = []            // ordinary connections; cleared when full
-    private var ring: [DecodedPacket?]
-    private var ringNext = 0
-    private var ringIndex: [QuoteKey: Int] = [:]
+    private var recent: RecentProbes
 
     init(limits: Limits = Limits()) {
         self.limits = limits
         budget = limits.payloadBudget
-        ring = Array(repeating: nil, count: max(1, limits.recentProbes))
+        recent = RecentProbes(capacity: limits.recentProbes)
     }
 
     /// Offers one decoded IP packet with its frame bytes.
@@ -101,14 +99,14 @@ struct PathPacketKeeper {
             let k = ConnKey(ip.src, t.srcPort, ip.dst, t.dstPort)
             let synOnly = t.flags.contains(.syn) && !t.flags.contains(.ack)
             if synOnly && ip.ttl <= limits.probeTTL {
-                remember(p, QuoteKey(src: ip.src, dst: ip.dst, proto: 6, sport: t.srcPort, dport: t.dstPort))
+                recent.remember(p, QuoteKey(src: ip.src, dst: ip.dst, proto: 6, sport: t.srcPort, dport: t.dstPort))
             }
             if !probes.isEmpty && probes.contains(k) { keep(p, bytes: bytes); return }
             if decided.contains(k) { return }
             track(p, t, k, bytes: bytes)
         case .udp(let u):
             if ip.ttl <= limits.probeTTL {
-                remember(p, QuoteKey(src: ip.src, dst: ip.dst, proto: 17, sport: u.srcPort, dport: u.dstPort))
+                recent.remember(p, QuoteKey(src: ip.src, dst: ip.dst, proto: 17, sport: u.srcPort, dport: u.dstPort))
             }
         default:
             break
@@ -204,28 +202,8 @@ struct PathPacketKeeper {
 
     // MARK: traceroute probes
 
-    private mutating func remember(_ p: DecodedPacket, _ k: QuoteKey) {
-        if let old = ring[ringNext], let ip = old.ip, let ok = quoteKey(of: old, ip), ringIndex[ok] == ringNext {
-            ringIndex[ok] = nil
-        }
-        ring[ringNext] = p
-        ringIndex[k] = ringNext
-        ringNext = (ringNext + 1) % ring.count
-    }
-
-    private func quoteKey(of p: DecodedPacket, _ ip: IPSummary) -> QuoteKey? {
-        switch p.transport {
-        case .tcp(let t): return QuoteKey(src: ip.src, dst: ip.dst, proto: 6, sport: t.srcPort, dport: t.dstPort)
-        case .udp(let u): return QuoteKey(src: ip.src, dst: ip.dst, proto: 17, sport: u.srcPort, dport: u.dstPort)
-        default: return nil
-        }
-    }
-
     private mutating func claimRecent(_ k: QuoteKey) {
-        guard let i = ringIndex[k], let p = ring[i] else { return }
-        ringIndex[k] = nil
-        ring[i] = nil
-        append(p)
+        if let p = recent.claim(k) { append(p) }
     }
 
     // MARK: keeping

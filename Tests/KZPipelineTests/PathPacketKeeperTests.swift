@@ -99,3 +99,48 @@ import Testing
         #expect(k.kept.count == 10 && k.truncated)
     }
 }
+
+@Suite struct RecentProbesTests {
+    /// Random remembers and claims on a small ring agree with the dictionary-and-ring rule it replaced: a claim finds
+    /// the newest packet remembered under the key unless the ring overwrote it or it was claimed already.
+    @Test func agreesWithTheDictionaryRule() {
+        var rng = SystemRandomNumberGenerator()
+        var pool: [PathPacketKeeper.QuoteKey] = []
+        for i in 0..<40 {
+            let dst = IPAddress(v4: 0xC000_0200 | UInt32(i % 5))
+            let proto: UInt8 = i % 2 == 0 ? 17 : 6
+            let sport = UInt16(33_434 + i / 5)
+            pool.append(.init(src: IPAddress(v4: 0x0A00_0001), dst: dst, proto: proto, sport: sport, dport: 53))
+        }
+        for capacity in [1, 3, 16] {
+            var recent = RecentProbes(capacity: capacity)
+            var ring = [(key: PathPacketKeeper.QuoteKey, frame: Int)?](repeating: nil, count: capacity)
+            var next = 0
+            var index: [PathPacketKeeper.QuoteKey: Int] = [:]
+            var claimed = 0
+            for frame in 1...20_000 {
+                let k = pool.randomElement(using: &rng)!
+                if Bool.random(using: &rng) {
+                    let p = DecodedPacket(frame: frame, timestamp: Timestamp(nanoseconds: 0), capturedLength: 0,
+                                          wireLength: 0, linkType: .raw)
+                    recent.remember(p, k)
+                    if let old = ring[next], index[old.key] == next { index[old.key] = nil }
+                    ring[next] = (k, frame)
+                    index[k] = next
+                    next = (next + 1) % capacity
+                } else {
+                    var want: Int?
+                    if let i = index[k], let e = ring[i] {
+                        want = e.frame
+                        index[k] = nil
+                        ring[i] = nil
+                    }
+                    let got = recent.claim(k)?.frame
+                    #expect(got == want, "capacity \(capacity) frame \(frame)")
+                    if want != nil { claimed += 1 }
+                }
+            }
+            #expect(claimed > 100)
+        }
+    }
+}
