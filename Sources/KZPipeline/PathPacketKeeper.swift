@@ -114,11 +114,26 @@ struct PathPacketKeeper {
     }
 
     /// Ends the pass: keeps connections that only saw client SYNs, then sorts `kept` by frame.
+    ///
+    /// With one thread this runs while every flow of the table is still open (it was the capture's peak), so what
+    /// only served the pass (the probe ring and its index, the sets of decided and probe connections, the pending table) is freed
+    /// first, the leftovers are an array rather than a filtered copy of the table, and `kept` grows once, to its final
+    /// size, rather than doubling.
     mutating func finish() {
-        let leftovers = pending.filter { $0.value.onlyClientSYNs }.sorted { $0.value.packets[0].frame < $1.value.packets[0].frame }
-        for (_, entry) in leftovers { flush(entry) }
-        pending.removeAll()
-        pendingOrder.removeAll()
+        ring = [nil]
+        ringNext = 0
+        ringIndex = [:]
+        decided = []
+        probes = []
+        pendingOrder = []
+        pendingHead = 0
+        var leftovers: [Pending] = []
+        for (_, entry) in pending where entry.onlyClientSYNs { leftovers.append(entry) }
+        pending = [:]
+        leftovers.sort { $0.packets[0].frame < $1.packets[0].frame }
+        let adding = leftovers.reduce(0) { $0 + $1.packets.count }
+        kept.reserveCapacity(min(kept.count + adding, max(kept.count, limits.maxKept)))
+        for entry in leftovers { flush(entry) }
         kept.sort { $0.frame < $1.frame }
     }
 

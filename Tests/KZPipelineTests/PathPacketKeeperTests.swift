@@ -90,6 +90,7 @@ import Testing
         #expect(k.pendingEvicted == 49_000)
         #expect(k.kept.count == 1000)              // the SYN-only connections still pending at the end
         #expect(k.kept.first?.frame == 49_001)
+        #expect(k.kept.map(\.frame) == Array(49_001...50_000))   // every leftover once, in frame order
     }
 
     @Test func keptPacketsAreCappedAndSaySo() throws {

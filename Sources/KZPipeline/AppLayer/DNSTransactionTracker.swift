@@ -111,10 +111,13 @@ public struct DNSTransactionTracker {
         return a
     }
 
-    /// Open transactions by key: the newest transaction with each key (absolute index, `base + position in pending`).
+    /// Open transactions by key: the newest transaction with each key (absolute index in `pending`).
     private var open = HashSlotIndex<Int>()
-    /// Transactions in query order; `pending[head...]` are not yet released; `pending[i]` has absolute index `base + i`.
-    private var pending: [Waiting] = []
+    /// Transactions in query order, by absolute index; `pending[head...]` are not yet released. In chunks of 1024
+    /// (`ChunkedQueue`): held while they wait, freed a chunk at a time behind `head`. An array here doubled, holding the
+    /// old and the new buffer at once and keeping the largest capacity it reached (10 MB at the peak of the 1 GiB
+    /// reference, where the 10 s grace holds most of the capture's queries).
+    private var pending = ChunkedQueue<Waiting>(chunkShift: 10)
     /// Query names as sent, by absolute index, for the few not already lower-case.
     private var sentNames: [Int: String] = [:]
     /// The transports seen ("udp", "tcp"), indexed by `Waiting.transport`.
@@ -126,7 +129,6 @@ public struct DNSTransactionTracker {
     private var names = SharingPool<String>()
     private var head = 0
     private var ready: [DNSTransactionEvent] = []
-    private var base = 0
     public private(set) var unsolicited: [(frame: FrameNumber, count: Int)] = []
     public private(set) var unsolicitedCount = 0
     public private(set) var capEvictions = 0
@@ -138,7 +140,7 @@ public struct DNSTransactionTracker {
     }
 
     /// Transactions still open.
-    public var openCount: Int { pending.count - head }
+    public var openCount: Int { pending.endIndex - head }
     /// True when `takeReleased()` has something.
     public var hasReleased: Bool { !ready.isEmpty }
 
@@ -146,7 +148,7 @@ public struct DNSTransactionTracker {
     /// by `message` with each message's time).
     public mutating func release(upTo now: Timestamp) {
         let limit = now.nanoseconds &- Int64(grace * 1e9)
-        while head < pending.count, pending[head].queryNanos < limit { releaseHead() }
+        while head < pending.endIndex, pending[head].queryNanos < limit { releaseHead() }
         compact()
     }
 
@@ -158,7 +160,7 @@ public struct DNSTransactionTracker {
     }
 
     private mutating func releaseHead() {
-        let abs = base + head
+        let abs = head
         let w = pending[head]
         let h = Self.hash(client: w.client, port: w.clientPort, id: w.id, qname: w.qname, qtype: w.qtype)
         open.remove(hash: h, slot: abs)
@@ -195,7 +197,7 @@ public struct DNSTransactionTracker {
     /// The open transaction with this key (absolute index), or nil.
     private func find(_ client: IPAddress, _ port: UInt16, _ id: UInt16, _ qname: String, _ qtype: UInt16,
                       hash: UInt32) -> Int? {
-        let i = open.find(hash: hash) { pending[$0 - base].matches(client: client, port: port, id: id, qname: qname,
+        let i = open.find(hash: hash) { pending[$0].matches(client: client, port: port, id: id, qname: qname,
                                                                    qtype: qtype) }
         return i < 0 ? nil : i
     }
@@ -208,12 +210,9 @@ public struct DNSTransactionTracker {
         return UInt16(transports.count - 1)
     }
 
-    /// Drops released entries from the front once they are half the buffer (amortised O(1) per transaction).
+    /// Frees the chunks of released entries.
     private mutating func compact() {
-        guard head > 0, head >= pending.count / 2 else { return }
-        pending.removeFirst(head)
-        base += head
-        head = 0
+        pending.dropFirst(upTo: head)
     }
 
     /// Context of one DNS message as it travelled.
@@ -250,15 +249,15 @@ public struct DNSTransactionTracker {
             let lower = q.name.lowercased()
             let h = Self.hash(client: c.src, port: c.srcPort, id: m.header.id, qname: lower, qtype: q.type)
             if let idx = find(c.src, c.srcPort, m.header.id, lower, q.type, hash: h),
-               !pending[idx - base].hasResponses { return }   // retransmitted query: keep the first
-            while open.count >= maxOpen && head < pending.count {
+               !pending[idx].hasResponses { return }   // retransmitted query: keep the first
+            while open.count >= maxOpen && head < pending.endIndex {
                 releaseHead()
                 capEvictions += 1
             }
             compact()
             // More transports than 65536 cannot happen (callers pass "udp" or "tcp"); such a query is not tracked.
             guard let transport = transportIndex(c.transport) else { return }
-            let abs = base + pending.count
+            let abs = pending.endIndex
             if let old = find(c.src, c.srcPort, m.header.id, lower, q.type, hash: h) {
                 open.remove(hash: h, slot: old)
             }
@@ -295,7 +294,7 @@ public struct DNSTransactionTracker {
                 frame: c.frame, time: c.time, source: c.src, ttl: c.ttl, ipID: c.ipID, df: c.df, rcode: m.header.rcode,
                 answers: answers, answerTTLs: ttls, flagsAA: m.header.authoritative,
                 authorityCount: m.authorities.count, additionalCount: m.additionals.count)
-            let k = idx - base
+            let k = idx
             if pending[k].first == nil && pending[k].more.isEmpty, let stored = StoredResponse(e) {
                 pending[k].first = stored
             } else {
@@ -306,7 +305,7 @@ public struct DNSTransactionTracker {
 
     /// Releases every remaining transaction, in query order (end of capture); collect them with `takeReleased()`.
     public mutating func finish() {
-        while head < pending.count { releaseHead() }
+        while head < pending.endIndex { releaseHead() }
         compact()
     }
 }

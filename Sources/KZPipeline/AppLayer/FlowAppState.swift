@@ -121,7 +121,13 @@ final class FlowAppState {
             facts = BlockPageDetector.bodyFacts(body: r.body.captured, headers: headers, status: r.status,
                                                 signatures: db, bodySHA256: r.body.sha256, bodyIsPrefix: r.body.truncated)
         }
-        responseEvents.append(Self.event(r, headers: headers,
+        // With the body facts taken, the block-page detector reads one header: Location, of a redirect
+        // (`BlockPageDetector.signatureSignals`). The others (2.3 MB of header lists on the 1 GiB reference's live
+        // flows) are dropped; `header(_:)` finds the first Location, kept here.
+        let kept = facts == nil ? headers
+            : BlockPageDetector.redirectStatuses.contains(r.status)
+            ? headers.first { $0.name.equalsASCIICaseInsensitive("location") }.map { [$0] } ?? [] : []
+        responseEvents.append(Self.event(r, headers: kept,
                                          body: facts != nil || !config.detect ? [] : r.body.captured, facts: facts))
     }
 

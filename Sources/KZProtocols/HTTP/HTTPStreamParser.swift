@@ -31,8 +31,19 @@ public enum HTTPStreamRole: String, Sendable, Hashable, Codable {
 /// The parser holds a zlib stream (a class instance) while a compressed body is open: do not copy a parser and
 /// feed both copies.
 public struct HTTPStreamParser {
-    public let role: HTTPStreamRole
+    // The limits and the body state first, then every one-byte field together, then the words: 168 bytes instead of
+    // 208 (each Bool between two words padded to a word), two per live HTTP flow.
     public let limits: HTTPParserLimits
+    private var bodyState: BodyState = .close
+    public let role: HTTPStreamRole
+    private var state: State = .head
+    private var finished = false
+    private var lineHasContent = false
+    private var firstLineDone = false
+    private var reportedAfterFinish = false
+    private var reportedDecodeCap = false
+    /// True once the stream became a tunnel (101 or CONNECT 2xx) and parsing stopped on purpose.
+    public private(set) var tunneled = false
 
     private enum State { case head, body, dead }
     private enum BodyState {
@@ -55,19 +66,14 @@ public struct HTTPStreamParser {
         var isInterim: Bool { status >= 100 && status < 200 }
     }
 
-    private var state: State = .head
-    private var bodyState: BodyState = .close
     private var events: [HTTPEvent] = []
     private var methods: [String] = []
     private var methodsHead = 0
     private var requestCount = 0
     private var responseCount = 0
-    private var finished = false
     private var base = 0
     // Header-section accumulation.
     private var head: [UInt8] = []
-    private var lineHasContent = false
-    private var firstLineDone = false
     private var firstFrame = 0
     private var lastFrame = 0
     // Body.
@@ -81,13 +87,9 @@ public struct HTTPStreamParser {
     private var body: BodyBox?
     private var chunkLine: [UInt8] = []
     private var trailerBytes = 0
-    private var reportedAfterFinish = false
-    private var reportedDecodeCap = false
 
     /// Bytes not parsed because the stream was given up on (non-HTTP data, tunnel, fatal framing error).
     public private(set) var ignoredBytes = 0
-    /// True once the stream became a tunnel (101 or CONNECT 2xx) and parsing stopped on purpose.
-    public private(set) var tunneled = false
     /// Total bytes fed.
     public var bytesFed: Int { base }
 

@@ -28,7 +28,7 @@ public struct BlockPageDetector: Detector {
     public static let id: DetectorID = "http.block_page"
 
     /// Redirect status codes (RFC 9110 §15.4.2–15.4.9).
-    static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
+    public static let redirectStatuses: Set<Int> = [301, 302, 303, 307, 308]
 
     public init() {}
 
