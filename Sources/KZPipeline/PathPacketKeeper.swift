@@ -116,13 +116,11 @@ struct PathPacketKeeper {
     /// Ends the pass: keeps connections that only saw client SYNs, then sorts `kept` by frame.
     ///
     /// With one thread this runs while every flow of the table is still open (it was the capture's peak), so what
-    /// only served the pass (the probe ring and its index, the sets of decided and probe connections, the pending table) is freed
-    /// first, the leftovers are an array rather than a filtered copy of the table, and `kept` grows once, to its final
-    /// size, rather than doubling.
+    /// only served the pass (the recent probes, the sets of decided and probe connections, the pending table) is
+    /// freed first, the leftovers are an array rather than a filtered copy of the table, and `kept` grows once, to its
+    /// final size, rather than doubling.
     mutating func finish() {
-        ring = [nil]
-        ringNext = 0
-        ringIndex = [:]
+        recent = RecentProbes(capacity: 1)
         decided = []
         probes = []
         pendingOrder = []
