@@ -359,11 +359,22 @@ import KZWire
         want = p
         guard want > ring.count, budget.retained + (want - ring.count) <= limits.maxRetainedBytesTotal else { return }
         var newRing = [UInt8](repeating: 0, count: want)
-        let oldMask = ring.count - 1, newMask = want - 1
-        var o = nextOffset &- UInt64(retained)
-        while o < nextOffset {
-            newRing[Int(truncatingIfNeeded: o) & newMask] = ring[Int(truncatingIfNeeded: o) & oldMask]
-            o &+= 1
+        let oldCount = ring.count
+        // The retained window keeps its stream offsets: each byte goes from `o mod old` to `o mod new`, copied in the
+        // runs between the two rings' wrap points (at most three).
+        ring.withUnsafeBytes { src in
+            newRing.withUnsafeMutableBytes { dst in
+                var o = nextOffset &- UInt64(retained)
+                var left = retained
+                while left > 0 {
+                    let from = Int(truncatingIfNeeded: o) & (oldCount - 1)
+                    let to = Int(truncatingIfNeeded: o) & (want - 1)
+                    let run = min(left, oldCount - from, want - to)
+                    dst.baseAddress!.advanced(by: to).copyMemory(from: src.baseAddress!.advanced(by: from), byteCount: run)
+                    o &+= UInt64(run)
+                    left -= run
+                }
+            }
         }
         budget.retained &+= want - ring.count
         ring = newRing

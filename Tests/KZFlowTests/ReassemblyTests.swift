@@ -369,4 +369,79 @@ import KZWire
         let r = try #require(sink.closed.first)
         #expect(r.forward.uncheckedOverlapBytes == 400 - 64 - 256)
     }
+
+    /// The retained ring grows (256 bytes doubling up to the per-direction limit) while bytes arrive in random pieces,
+    /// so its window is copied across wrap points of the old and the new ring; a later copy of a random range of the
+    /// last bytes with one byte changed is then found as one conflict at exactly that byte, with both versions' bytes.
+    @Test func growingRingKeepsTheWindowAcrossWrapPoints() throws {
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<40 {
+            var limits = FlowLimits()
+            limits.retainedBytesPerDirection = [1024, 4096][round % 2]
+            let total = Int.random(in: 300...9_000, using: &rng)
+            let stream = (0..<total).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            var w = Wire()
+            var packets = handshake(&w)
+            var at = 0
+            while at < total {
+                let n = min(total - at, Int.random(in: 1...700, using: &rng))
+                packets.append(w.tcp(fromClient: true, [.ack, .psh], seq: 101 &+ UInt32(at), ack: 501,
+                                     payload: Array(stream[at..<(at + n)])))
+                at += n
+            }
+            // A range inside the last bytes the ring holds, one byte of it changed.
+            let window = min(total, limits.retainedBytesPerDirection)
+            let a = Int.random(in: (total - window)..<total, using: &rng)
+            let b = Int.random(in: (a + 1)...total, using: &rng)
+            let x = Int.random(in: a..<b, using: &rng)
+            var copy = Array(stream[a..<b])
+            copy[x - a] ^= 0x5a
+            packets.append(w.tcp(fromClient: true, [.ack, .psh], seq: 101 &+ UInt32(a), ack: 501, payload: copy))
+            let sink = run(packets, limits: limits)
+            #expect(sink.conflicts.count == 1, "round \(round): total \(total), copy \(a)..<\(b), changed \(x)")
+            let c = try #require(sink.conflicts.first)
+            #expect(c.differingBytes == 1)
+            #expect(c.firstDifference == UInt64(x))
+            #expect(c.firstBytes.first == stream[x])
+            #expect(c.secondBytes.first == stream[x] ^ 0x5a)
+            let r = try #require(sink.closed.first)
+            #expect(r.forward.uncheckedOverlapBytes == 0)
+        }
+    }
+
+    /// A ring that could not grow while the retained-byte budget was spent has wrapped; when the budget frees, it grows
+    /// and its window (the last `retained` bytes, at their stream offsets) must land where the bigger ring reads them.
+    @Test func ringGrownAfterWrappingKeepsItsWindow() {
+        var rng = SystemRandomNumberGenerator()
+        for round in 0..<60 {
+            var limits = FlowLimits()
+            limits.retainedBytesPerDirection = 4096
+            limits.maxRetainedBytesTotal = 1 << 20
+            var budget = ReassemblyBudget()
+            var half = StreamHalf()
+            var stream: [UInt8] = []
+            let freeAt = Int.random(in: 300...3_000, using: &rng)     // bytes delivered while the budget is spent
+            var freed = false
+            while stream.count < 9_000 {
+                if !freed && stream.count >= 256 {
+                    budget.retained = limits.maxRetainedBytesTotal     // other flows spent it: no growth
+                }
+                if !freed && stream.count >= freeAt {
+                    budget.retained = half.ring.count                   // they closed: growth allowed again
+                    freed = true
+                }
+                let piece = (0..<Int.random(in: 1...300, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                piece.withUnsafeBytes { half.retain($0, limits: limits, budget: &budget) }
+                half.nextOffset &+= UInt64(piece.count)
+                stream += piece
+                let mask = half.ring.count - 1
+                for o in (stream.count - half.retained)..<stream.count where half.ring[o & mask] != stream[o] {
+                    Issue.record("round \(round): ring of \(half.ring.count) lost offset \(o) of \(stream.count)")
+                    return
+                }
+            }
+            #expect(half.ring.count == 4096)
+            #expect(half.retained == 4096)
+        }
+    }
 }
