@@ -24,11 +24,13 @@ extension SignatureDatabase {
         var out: [SignatureMatch] = []
         var bodyText: NSString?
 
-        for (index, row) in blockPagePatterns.enumerated() {
+        // Rows are read in place (a row is a dozen strings; copying each per response retained them all), and copied
+        // only into a match.
+        for index in blockPagePatterns.indices {
             let matched: Bool
-            switch row.location {
+            switch blockPagePatterns[index].location {
             case .body:
-                if row.patternType == .regexp {
+                if blockPagePatterns[index].patternType == .regexp {
                     // Most bodies lack the expression's leading literal: skip the UTF-16 bridge and ICU for them.
                     if let lit = patternRegexps[index]?.requiredLiteral, !ByteSearch.contains(body, lit) {
                         matched = false
@@ -38,19 +40,21 @@ extension SignatureDatabase {
                         matched = patternRegexps[index]?.matches(text) ?? false
                     }
                 } else {
-                    matched = Self.bytesMatch(body, pattern: patternBytes[index], type: row.patternType)
+                    matched = Self.bytesMatch(body, pattern: patternBytes[index],
+                                              type: blockPagePatterns[index].patternType)
                 }
             case .header(let name):
                 // Names compare without lower-cased copies; only the values of matching names are trimmed.
                 matched = headers.contains { header in
                     Self.equalsIgnoringASCIICase(header.name, lowercased: name)
-                        && textMatches(header.value.trimmingASCIISpaces(), row: row, index: index)
+                        && textMatches(header.value.trimmingASCIISpaces(), index: index)
                 }
             case .status:
                 guard let status else { continue }
-                matched = textMatches(String(status), row: row, index: index)
+                matched = textMatches(String(status), index: index)
             }
             if matched {
+                let row = blockPagePatterns[index]
                 out.append(SignatureMatch(
                     id: row.name, rev: row.rev, kind: .blockPagePattern, location: row.location.description,
                     pattern: row.pattern, source: row.source, scope: row.scope, countries: row.expectedCountries,
@@ -58,7 +62,7 @@ extension SignatureDatabase {
             }
         }
 
-        for (normalization, table) in hashesByNormalization.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+        for (normalization, table) in hashesByNormalization {
             let digest: String
             if normalization == .none, let whole = bodySHA256 {
                 digest = whole
@@ -83,9 +87,10 @@ extension SignatureDatabase {
         return zip(a.utf8, lower.utf8).allSatisfy { x, y in (x >= 0x41 && x <= 0x5A ? x | 0x20 : x) == y }
     }
 
-    private func textMatches(_ value: String, row: BlockPagePatternRow, index: Int) -> Bool {
-        if row.patternType == .regexp { return patternRegexps[index]?.matches(value) ?? false }
-        return Self.bytesMatch(Array(value.utf8), pattern: patternBytes[index], type: row.patternType)
+    private func textMatches(_ value: String, index: Int) -> Bool {
+        let type = blockPagePatterns[index].patternType
+        if type == .regexp { return patternRegexps[index]?.matches(value) ?? false }
+        return Self.bytesMatch(Array(value.utf8), pattern: patternBytes[index], type: type)
     }
 
     /// `full`, `prefix` or `contains` on bytes (`regexp` is handled by the caller and returns false here).

@@ -34,7 +34,8 @@ public struct SignatureDatabase: Sendable {
     /// (mask, network, index into bogonsV4ByLength), longest prefix first; plain integers so a lookup copies no strings.
     var bogonV4Table: [(mask: UInt32, network: UInt32, index: Int)] = []
     var bogonV6Table: [(maskHigh: UInt64, maskLow: UInt64, high: UInt64, low: UInt64, index: Int)] = []
-    var hashesByNormalization: [BodyNormalization: [String: [BlockPageHashRow]]] = [:]
+    /// Hash rows by normalisation (in the normalisations' order), then by digest.
+    var hashesByNormalization: [(normalization: BodyNormalization, byDigest: [String: [BlockPageHashRow]])] = []
     /// `poisonedDNS` by address value: the first `full` row (in id order) for each address.
     var poisonedByAddress: [IPAddressValue: Int] = [:]
     /// Indices into `poisonedDNS`, ascending, of the rows an answer's text can match: `prefix`, `contains` and
@@ -222,8 +223,10 @@ public struct SignatureDatabase: Sendable {
             poisonedNameRows.append(i)
             if r.patternType != .full { poisonedTextRows.append(i) }
         }
-        hashesByNormalization = [:]
-        for r in blockPageHashes { hashesByNormalization[r.normalization, default: [:]][r.sha256, default: []].append(r) }
+        var byNormalization: [BodyNormalization: [String: [BlockPageHashRow]]] = [:]
+        for r in blockPageHashes { byNormalization[r.normalization, default: [:]][r.sha256, default: []].append(r) }
+        hashesByNormalization = byNormalization.sorted { $0.key.rawValue < $1.key.rawValue }
+            .map { (normalization: $0.key, byDigest: $0.value) }
     }
 }
 
