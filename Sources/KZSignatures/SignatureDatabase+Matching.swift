@@ -32,7 +32,7 @@ extension SignatureDatabase {
             case .body:
                 if blockPagePatterns[index].patternType == .regexp {
                     // Most bodies lack the expression's leading literal: skip the UTF-16 bridge and ICU for them.
-                    if let lit = patternRegexps[index]?.requiredLiteral, !ByteSearch.contains(body, lit) {
+                    if let lit = patternRegexps[index]?.requiredNeedle, !ByteSearch.contains(body, lit) {
                         matched = false
                     } else {
                         let text = bodyText ?? NSString(string: String(decoding: body, as: UTF8.self))
@@ -40,7 +40,7 @@ extension SignatureDatabase {
                         matched = patternRegexps[index]?.matches(text) ?? false
                     }
                 } else {
-                    matched = Self.bytesMatch(body, pattern: patternBytes[index],
+                    matched = Self.bytesMatch(body, pattern: patternNeedles[index],
                                               type: blockPagePatterns[index].patternType)
                 }
             case .header(let name):
@@ -90,14 +90,14 @@ extension SignatureDatabase {
     private func textMatches(_ value: String, index: Int) -> Bool {
         let type = blockPagePatterns[index].patternType
         if type == .regexp { return patternRegexps[index]?.matches(value) ?? false }
-        return Self.bytesMatch(Array(value.utf8), pattern: patternBytes[index], type: type)
+        return Self.bytesMatch(Array(value.utf8), pattern: patternNeedles[index], type: type)
     }
 
     /// `full`, `prefix` or `contains` on bytes (`regexp` is handled by the caller and returns false here).
-    static func bytesMatch(_ target: [UInt8], pattern: [UInt8], type: PatternType) -> Bool {
+    static func bytesMatch(_ target: [UInt8], pattern: ByteNeedle, type: PatternType) -> Bool {
         switch type {
-        case .full: return target == pattern
-        case .prefix: return target.starts(with: pattern)
+        case .full: return target == pattern.bytes
+        case .prefix: return target.starts(with: pattern.bytes)
         case .contains: return ByteSearch.contains(target, pattern)
         case .regexp: return false
         }
@@ -283,18 +283,34 @@ extension SignatureDatabase {
 }
 
 /// Substring search on bytes.
+/// A needle for `ByteSearch`, with the position of its rarest byte (by `ByteSearch.commonness`) chosen once.
+struct ByteNeedle: Sendable {
+    let bytes: [UInt8]
+    let anchor: Int
+
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
+        var a = 0
+        for k in bytes.indices.dropFirst() where ByteSearch.commonness(bytes[k]) < ByteSearch.commonness(bytes[a]) { a = k }
+        anchor = a
+    }
+}
+
 enum ByteSearch {
     /// Whether `needle` occurs in `haystack`. `memchr` looks for the needle's rarest byte (by `commonness`) rather than
     /// its first: a block-page needle often starts with `<` or a Cyrillic lead byte, which an HTML body holds hundreds
     /// of times, and each false candidate cost a `memchr` restart and a `memcmp`.
     static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
-        if needle.isEmpty { return true }
-        if needle.count > haystack.count { return false }
+        contains(haystack, ByteNeedle(needle))
+    }
+
+    static func contains(_ haystack: [UInt8], _ needle: ByteNeedle) -> Bool {
+        if needle.bytes.isEmpty { return true }
+        if needle.bytes.count > haystack.count { return false }
         return haystack.withUnsafeBufferPointer { h in
-            needle.withUnsafeBufferPointer { n in
+            needle.bytes.withUnsafeBufferPointer { n in
                 guard let hBase = h.baseAddress, let nBase = n.baseAddress else { return false }
-                var a = 0
-                for k in 1..<n.count where commonness(n[k]) < commonness(n[a]) { a = k }
+                let a = needle.anchor
                 let anchor = Int32(n[a])
                 let last = h.count - n.count                  // the last possible start
                 var p = a                                     // next position the anchor byte may sit at

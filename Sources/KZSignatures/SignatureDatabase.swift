@@ -25,8 +25,9 @@ public struct SignatureDatabase: Sendable {
 
     // Lookup structures built once by `finishLoading()`.
     var compiledRegexps: [String: CompiledRegex] = [:]
-    /// Parallel to `blockPagePatterns`: UTF-8 pattern bytes and compiled expressions, indexed by row position.
-    var patternBytes: [[UInt8]] = []
+    /// Parallel to `blockPagePatterns`: UTF-8 pattern bytes (with their search anchor) and compiled expressions, indexed
+    /// by row position.
+    var patternNeedles: [ByteNeedle] = []
     var patternRegexps: [CompiledRegex?] = []
     var operatorsByASN: [UInt32: OperatorRow] = [:]
     var bogonsV4ByLength: [BogonRow] = []
@@ -196,7 +197,7 @@ public struct SignatureDatabase: Sendable {
 
     /// Builds lookup tables after the last overlay.
     mutating func finishLoading() {
-        patternBytes = blockPagePatterns.map { Array($0.pattern.utf8) }
+        patternNeedles = blockPagePatterns.map { ByteNeedle(Array($0.pattern.utf8)) }
         // Drop compiled regexps of rows that an overlay turned into non-regexp rows.
         let regexpIDs = Set(blockPagePatterns.filter { $0.patternType == .regexp }.map(\.name)
             + poisonedDNS.filter { $0.patternType == .regexp }.map { "dns:" + $0.name })
@@ -245,9 +246,12 @@ final class CompiledRegex: @unchecked Sendable {
     let regex: NSRegularExpression
     /// ASCII text every match must contain (see `requiredLiteral(of:)`), or nil when none could be proven.
     let requiredLiteral: [UInt8]?
+    /// `requiredLiteral` with its search anchor chosen once.
+    let requiredNeedle: ByteNeedle?
     init(_ regex: NSRegularExpression) {
         self.regex = regex
         requiredLiteral = Self.requiredLiteral(of: regex.pattern)
+        requiredNeedle = requiredLiteral.map(ByteNeedle.init)
     }
 
     /// The literal run an expression starts with, when every match must begin with it: no alternation anywhere, no
