@@ -272,23 +272,70 @@ public struct HTTPStreamParser {
     }
 
     /// Parses `head` into `pending`. Returns false (after going dead) when the start line is unusable.
+    ///
+    /// Lines are found with `memchr` and read as byte ranges of the header section; an all-ASCII line is split and
+    /// trimmed on bytes (there a byte is a character: the only two-byte grapheme of ASCII, CR LF, cannot occur inside
+    /// a line), any other line through `String`, whose character rules it then follows exactly.
     private mutating func parseHead(complete: Bool) -> Bool {
-        var lines: [ArraySlice<UInt8>] = head.split(separator: 0x0a, omittingEmptySubsequences: false)
-        lines = lines.map { $0.last == 0x0d ? $0.dropLast() : $0 }
-        while let l = lines.last, l.isEmpty { lines.removeLast() }
+        let bytes = head
         head = []
-        guard let startLine = lines.first else { return false }
+        return bytes.withUnsafeBufferPointer { parseHead(UnsafeRawBufferPointer($0), complete: complete) }
+    }
+
+    private mutating func parseHead(_ h: UnsafeRawBufferPointer, complete: Bool) -> Bool {
+        // Line ranges: split at LF, one trailing CR dropped, trailing empty lines dropped.
+        var lines: [Range<Int>] = []
+        lines.reserveCapacity(24)
+        if let base = h.baseAddress {
+            var s = 0
+            while true {
+                let lf = s < h.count ? memchr(base + s, 0x0a, h.count - s) : nil
+                let e = lf.map { base.distance(to: UnsafeRawPointer($0)) } ?? h.count
+                lines.append(s..<(e > s && h[e - 1] == 0x0d ? e - 1 : e))
+                if lf == nil { break }
+                s = e + 1
+            }
+        } else {
+            lines.append(0..<0)
+        }
+        while let l = lines.last, l.isEmpty { lines.removeLast() }
+        guard let startRange = lines.first else { return false }
+        @inline(__always) func slice(_ r: Range<Int>) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: h[r]) }
+        @inline(__always) func string(_ r: Range<Int>) -> String { String(decoding: slice(r), as: UTF8.self) }
+        @inline(__always) func isASCII(_ r: Range<Int>) -> Bool {
+            var i = r.lowerBound
+            while i &+ 8 <= r.upperBound {
+                if h.loadUnaligned(fromByteOffset: i, as: UInt64.self) & 0x8080_8080_8080_8080 != 0 { return false }
+                i &+= 8
+            }
+            while i < r.upperBound {
+                if h[i] >= 0x80 { return false }
+                i &+= 1
+            }
+            return true
+        }
         let p = Pending()
         p.firstFrame = firstFrame
         p.headerLastFrame = complete ? lastFrame : nil
-        let text = String(decoding: startLine, as: UTF8.self)
         let badName = requestCount + responseCount == 0 ? "http.not_http"
             : (role == .request ? "http.bad_request_line" : "http.bad_status_line")
+        let startASCII = isASCII(startRange)
         switch role {
         case .request:
-            let parts = text.split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            var parts: [String]
+            if startASCII {
+                parts = []
+                var s = startRange.lowerBound
+                for i in startRange where h[i] == 0x20 {
+                    parts.append(string(s..<i))
+                    s = i + 1
+                }
+                parts.append(string(s..<startRange.upperBound))
+            } else {
+                parts = string(startRange).split(separator: " ", omittingEmptySubsequences: false).map(String.init)
+            }
             guard parts.count >= 2, !parts[0].isEmpty, parts[0].utf8.allSatisfy(Self.isTokenChar) else {
-                anomaly(badName, String(text.prefix(64)), frame: lastFrame, offset: base)
+                anomaly(badName, String(string(startRange).prefix(64)), frame: lastFrame, offset: base)
                 state = .dead
                 return false
             }
@@ -296,60 +343,105 @@ public struct HTTPStreamParser {
             if parts.count == 2 {
                 p.target = parts[1]
                 p.version = "HTTP/0.9"
-                anomaly("http.http09_request", String(text.prefix(64)), frame: lastFrame, offset: base)
+                anomaly("http.http09_request", String(string(startRange).prefix(64)), frame: lastFrame, offset: base)
             } else {
                 p.version = parts[parts.count - 1]
-                p.target = parts[1..<(parts.count - 1)].joined(separator: " ")
-                if parts.count > 3 { anomaly("http.space_in_target", String(text.prefix(64)), frame: lastFrame, offset: base) }
+                p.target = parts.count == 3 ? parts[1] : parts[1..<(parts.count - 1)].joined(separator: " ")
+                if parts.count > 3 {
+                    anomaly("http.space_in_target", String(string(startRange).prefix(64)), frame: lastFrame, offset: base)
+                }
                 if !Self.isVersion(p.version) { anomaly("http.bad_version", p.version, frame: lastFrame, offset: base) }
             }
         case .response:
             // status-line = HTTP-version SP status-code SP [ reason-phrase ]  (RFC 9112 §4)
-            let sp = text.firstIndex(of: " ")
-            let version = sp.map { String(text[..<$0]) } ?? text
-            let rest = sp.map { String(text[text.index(after: $0)...]) } ?? ""
-            let code = rest.prefix(3)
-            guard version.hasPrefix("HTTP/"), code.count == 3, code.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let status = Int(code), rest.count == 3 || rest.dropFirst(3).first == " "
-            else {
-                anomaly(badName, String(text.prefix(64)), frame: lastFrame, offset: base)
-                state = .dead
-                return false
+            let version: String, status: Int, reason: String
+            if startASCII {
+                let lo = startRange.lowerBound, hi = startRange.upperBound
+                var sp = lo
+                while sp < hi && h[sp] != 0x20 { sp += 1 }
+                let r = min(sp + 1, hi)              // start of the rest (empty without a space)
+                var code = 0
+                var digits = 0
+                while digits < 3 && r + digits < hi {
+                    let d = h[r + digits]
+                    guard d >= 0x30 && d <= 0x39 else { break }
+                    code = code * 10 + Int(d - 0x30)
+                    digits += 1
+                }
+                let restCount = hi - r
+                guard sp - lo >= 5, Self.statusLinePrefix.indices.allSatisfy({ h[lo + $0] == Self.statusLinePrefix[$0] }),
+                      digits == 3,
+                      restCount == 3 || h[r + 3] == 0x20
+                else {
+                    anomaly(badName, String(string(startRange).prefix(64)), frame: lastFrame, offset: base)
+                    state = .dead
+                    return false
+                }
+                version = string(lo..<sp)
+                status = code
+                reason = restCount > 4 ? string((r + 4)..<hi) : ""
+            } else {
+                let text = string(startRange)
+                let sp = text.firstIndex(of: " ")
+                let v = sp.map { String(text[..<$0]) } ?? text
+                let rest = sp.map { String(text[text.index(after: $0)...]) } ?? ""
+                let code = rest.prefix(3)
+                guard v.hasPrefix("HTTP/"), code.count == 3, code.allSatisfy({ $0.isASCII && $0.isNumber }),
+                      let s = Int(code), rest.count == 3 || rest.dropFirst(3).first == " "
+                else {
+                    anomaly(badName, String(text.prefix(64)), frame: lastFrame, offset: base)
+                    state = .dead
+                    return false
+                }
+                version = v
+                status = s
+                reason = rest.count > 4 ? String(rest.dropFirst(4)) : ""
             }
             if !Self.isVersion(version) { anomaly("http.bad_version", version, frame: lastFrame, offset: base) }
             p.version = version
             p.status = status
-            p.reason = rest.count > 4 ? String(rest.dropFirst(4)) : ""
+            p.reason = reason
         }
         var tooMany = false
+        p.headers.reserveCapacity(min(lines.count - 1, limits.maxHeaderCount))
         for line in lines.dropFirst() {
-            if let f = line.first, f == 0x20 || f == 0x09 {
+            if let f = line.first.map({ h[$0] }), f == 0x20 || f == 0x09 {
                 // obs-fold (RFC 9112 §5.2): join to the previous value.
                 anomaly("http.obs_fold", "", frame: lastFrame, offset: base)
                 if !p.headers.isEmpty {
-                    p.headers[p.headers.count - 1].value += " " + String(decoding: line, as: UTF8.self).trimmingASCIISpaces()
+                    p.headers[p.headers.count - 1].value += " " + string(line).trimmingASCIISpaces()
                 }
                 continue
             }
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
-                anomaly("http.bad_header_line", String(String(decoding: line, as: UTF8.self).prefix(64)), frame: lastFrame, offset: base)
+            guard let colon = line.first(where: { h[$0] == UInt8(ascii: ":") }) else {
+                anomaly("http.bad_header_line", String(string(line).prefix(64)), frame: lastFrame, offset: base)
                 continue
             }
-            var nameBytes = line[line.startIndex..<colon]
-            if let l = nameBytes.last, l == 0x20 || l == 0x09 {
-                anomaly("http.space_before_colon", String(decoding: nameBytes, as: UTF8.self), frame: lastFrame, offset: base)
-                while let l = nameBytes.last, l == 0x20 || l == 0x09 { nameBytes = nameBytes.dropLast() }
+            var nameEnd = colon
+            if nameEnd > line.lowerBound, h[nameEnd - 1] == 0x20 || h[nameEnd - 1] == 0x09 {
+                anomaly("http.space_before_colon", string(line.lowerBound..<colon), frame: lastFrame, offset: base)
+                while nameEnd > line.lowerBound, h[nameEnd - 1] == 0x20 || h[nameEnd - 1] == 0x09 { nameEnd -= 1 }
             }
-            if nameBytes.isEmpty || !nameBytes.allSatisfy(Self.isTokenChar) {
-                anomaly("http.bad_header_name", String(decoding: nameBytes.prefix(64), as: UTF8.self), frame: lastFrame, offset: base)
+            let nameRange = line.lowerBound..<nameEnd
+            if nameRange.isEmpty || !nameRange.allSatisfy({ Self.isTokenChar(h[$0]) }) {
+                anomaly("http.bad_header_name", string(nameRange.prefix(64)), frame: lastFrame, offset: base)
             }
             if p.headers.count >= limits.maxHeaderCount {
                 if !tooMany { anomaly("http.too_many_headers", "over \(limits.maxHeaderCount)", frame: lastFrame, offset: base) }
                 tooMany = true
                 continue
             }
-            let name = String(decoding: nameBytes, as: UTF8.self)
-            let value = String(decoding: line[(colon + 1)...], as: UTF8.self).trimmingASCIISpaces()
+            let name = string(nameRange)
+            let valueRange = (colon + 1)..<line.upperBound
+            let value: String
+            if isASCII(valueRange) {
+                var lo = valueRange.lowerBound, hi = valueRange.upperBound
+                while lo < hi && (h[lo] == 0x20 || h[lo] == 0x09) { lo += 1 }
+                while hi > lo && (h[hi - 1] == 0x20 || h[hi - 1] == 0x09) { hi -= 1 }
+                value = string(lo..<hi)
+            } else {
+                value = string(valueRange).trimmingASCIISpaces()
+            }
             p.headers.append(HTTPHeader(name: name, value: value))
         }
         if role == .request {
@@ -374,12 +466,18 @@ public struct HTTPStreamParser {
     /// Decides the body framing (RFC 9112 §6.3) and emits head-only messages.
     private mutating func startBody(frame: Int) {
         let p = pending
-        func values(_ name: String) -> [String] {
-            p.headers.filter { $0.name.equalsASCIICaseInsensitive(name) }.map(\.value)
+        // The three framing fields in one pass over the headers, names compared only at their length.
+        var te: [String] = [], clFields: [String] = []
+        var encoding: String?
+        for h in p.headers {
+            switch h.name.utf8.count {
+            case 14 where h.name.equalsASCIICaseInsensitive("content-length"): clFields.append(h.value)
+            case 16 where encoding == nil && h.name.equalsASCIICaseInsensitive("content-encoding"): encoding = h.value
+            case 17 where h.name.equalsASCIICaseInsensitive("transfer-encoding"): te.append(h.value)
+            default: break
+            }
         }
-        let te = values("transfer-encoding")
-        let clValues = values("content-length").flatMap { $0.split(separator: ",").map { $0.trimmingASCIISpaces() } }
-        let encoding = values("content-encoding").first
+        let clValues = clFields.flatMap { $0.split(separator: ",").map { $0.trimmingASCIISpaces() } }
 
         if role == .response {
             let s = p.status
