@@ -21,7 +21,9 @@ final class FlowEventBatch: @unchecked Sendable {
     /// lesson of `ShardBatch`: 2 MiB batches made the second core slower than none).
     static let arenaBytes = 256 << 10
     static let maxItems = 512
-    static let inFlight = 8
+    /// Batches in existence (filling, queued, replaying): each holds its arena and items once touched. 4 instead of 8:
+    /// 3 MiB less at the 2-thread peak on the 1 GiB reference, wall time within this machine's noise.
+    static let inFlight = 4
 
     var items: [Item] = []
     var arena: [UInt8] = []
