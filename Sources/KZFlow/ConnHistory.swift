@@ -21,9 +21,10 @@
 /// per direction; `s`, `h`, `f`, `r` again whenever the sequence number differs from the last packet with the same
 /// flag; `c`, `g`, `t`, `w` logarithmically (1st, 10th, 100th… occurrence).
 ///
-/// 96 bytes per flow and no heap block for most: the vectors come first (no padding before them), each threshold is
+/// 72 bytes per flow and no heap block for most: the vectors come first (no padding before them), each threshold is
 /// kept as its exponent, and the first `inlineLetters` letters (a whole typical history) are stored inline; only longer
-/// histories put the rest in `more`.
+/// histories put the rest in `more`. The last SYN, FIN and RST sequence numbers, which only TCP flows use, live in the
+/// flow's TCP state (`TCPHistoryMarks`), not in every flow's slot.
 @usableFromInline struct ConnHistory: Sendable {
     /// Counters for c, g, t, w per direction (index = kind * 2 + direction).
     var counts = SIMD8<UInt32>(repeating: 0)
@@ -37,10 +38,6 @@
     static let inlineLetters = 16
     /// Bits of letters already seen once: bit (letter index) + 16 for the responder.
     @usableFromInline var seen: UInt32 = 0
-    /// Last sequence numbers for s/h, f, r per direction.
-    var lastSYN: (UInt32, UInt32) = (0, 0)
-    var lastFIN: (UInt32, UInt32) = (0, 0)
-    var lastRST: (UInt32, UInt32) = (0, 0)
     static let maxLetters = 64
     /// 10^k wrapped to 32 bits, k = 0...32 (from 10^32 on it is 0: 2^32 divides 10^k).
     static let thresholdPowers: [UInt32] = {
@@ -112,8 +109,9 @@
         }
     }
 
-    /// Zeek's `update_history` for one TCP packet (`rel` = sequence number, `len` = payload length).
-    mutating func tcp(flags: UInt16, seq: UInt32, len: Int, orig: Bool) {
+    /// Zeek's `update_history` for one TCP packet (`rel` = sequence number, `len` = payload length); `marks` are the
+    /// flow's last SYN, FIN and RST sequence numbers.
+    mutating func tcp(flags: UInt16, seq: UInt32, len: Int, orig: Bool, marks: inout TCPHistoryMarks) {
         let syn = flags & 0x02 != 0, fin = flags & 0x01 != 0, rst = flags & 0x04 != 0, ack = flags & 0x10 != 0
         let bits = (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0)
         if bits > 1 {
@@ -122,21 +120,21 @@
             if syn {
                 let code = ack ? UInt8(ascii: "H") : UInt8(ascii: "S")
                 let kind: Once = ack ? .h : .s
-                let last = orig ? lastSYN.0 : lastSYN.1
+                let last = orig ? marks.lastSYN.0 : marks.lastSYN.1
                 if once(kind, code, orig) && seq != last { add(code, orig) }
-                if orig { lastSYN.0 = seq } else { lastSYN.1 = seq }
+                if orig { marks.lastSYN.0 = seq } else { marks.lastSYN.1 = seq }
             }
             if fin {
                 // The FIN's sequence number comes after the data it carries.
                 let s = seq &+ UInt32(truncatingIfNeeded: len)
-                let last = orig ? lastFIN.0 : lastFIN.1
+                let last = orig ? marks.lastFIN.0 : marks.lastFIN.1
                 if once(.f, UInt8(ascii: "F"), orig) && s != last { add(UInt8(ascii: "F"), orig) }
-                if orig { lastFIN.0 = s } else { lastFIN.1 = s }
+                if orig { marks.lastFIN.0 = s } else { marks.lastFIN.1 = s }
             }
             if rst {
-                let last = orig ? lastRST.0 : lastRST.1
+                let last = orig ? marks.lastRST.0 : marks.lastRST.1
                 if once(.r, UInt8(ascii: "R"), orig) && seq != last { add(UInt8(ascii: "R"), orig) }
-                if orig { lastRST.0 = seq } else { lastRST.1 = seq }
+                if orig { marks.lastRST.0 = seq } else { marks.lastRST.1 = seq }
             }
         } else if len > 0 {
             once(.d, UInt8(ascii: "D"), orig)
@@ -163,4 +161,12 @@
         }
         return false
     }
+}
+
+/// The last sequence numbers of a TCP flow's SYN (or SYN+ACK), FIN and RST per direction (originator first), against
+/// which `ConnHistory.tcp` decides whether a repeated `s`/`h`, `f` or `r` is written again. Kept in `TCPFlowState`.
+@usableFromInline struct TCPHistoryMarks: Sendable {
+    var lastSYN: (UInt32, UInt32) = (0, 0)
+    var lastFIN: (UInt32, UInt32) = (0, 0)
+    var lastRST: (UInt32, UInt32) = (0, 0)
 }

@@ -75,12 +75,12 @@ import KZWire
         let context = self.context
         if direction == .forward {
             FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, c: &fwd, e: &st.fwd,
-                             peer: &st.rev, notes: &notes, handshake: &st.handshake, synNanos: &st.synNanos,
-                             synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
+                             peer: &st.rev, notes: &notes, marks: &st.marks, handshake: &st.handshake,
+                             synNanos: &st.synNanos, synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
         } else {
             FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, c: &rev, e: &st.rev,
-                             peer: &st.fwd, notes: &notes, handshake: &st.handshake, synNanos: &st.synNanos,
-                             synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
+                             peer: &st.fwd, notes: &notes, marks: &st.marks, handshake: &st.handshake,
+                             synNanos: &st.synNanos, synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
         }
         timeoutClass = st.timeoutClass
     }
@@ -89,8 +89,8 @@ import KZWire
     static func tcpHalf<S: FlowEventSink>(
         _ p: DecodedPacket, _ ip: IPSummary, _ t: TCPSummary, payload: UnsafeRawBufferPointer, segLen: Int,
         direction: FlowDirection, c: inout HalfState, e: inout TCPHalf, peer: inout TCPHalf, notes: inout FlowNotes,
-        handshake: inout HandshakeState, synNanos: inout Int64, synAckNanos: inout Int64, flow: FlowContext,
-        limits: FlowLimits, budget: inout ReassemblyBudget, sink: inout S
+        marks: inout TCPHistoryMarks, handshake: inout HandshakeState, synNanos: inout Int64,
+        synAckNanos: inout Int64, flow: FlowContext, limits: FlowLimits, budget: inout ReassemblyBudget, sink: inout S
     ) {
         let isOrig = direction == .forward
         let f = t.flags.rawValue
@@ -114,7 +114,7 @@ import KZWire
             if limits.dropBadChecksumSegments { return }
         }
 
-        notes.history.tcp(flags: f, seq: seq, len: segLen, orig: isOrig)
+        notes.history.tcp(flags: f, seq: seq, len: segLen, orig: isOrig, marks: &marks)
         if (syn ? 1 : 0) + (fin ? 1 : 0) + (rst ? 1 : 0) > 1 {
             notes.anomaly(fin && rst ? .finAndReset : .multiFlag, frame: frame)
         }

@@ -183,6 +183,8 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
     var handshake = HandshakeState()
     var synNanos: Int64 = 0
     var synAckNanos: Int64 = 0
+    /// The history's last SYN, FIN and RST sequence numbers (only TCP flows need them: not in the flow slot).
+    var marks = TCPHistoryMarks()
 
     var timeoutClass: TimeoutClass {
         let o = fwd.state, r = rev.state

@@ -149,9 +149,13 @@ public enum CaptureAnalyzer {
             table.finish(into: &sink, drain: drain)
             clock.mark("close open flows")
         }
-        sink.dns.finish()
-        sink.takeDNSTransactions()
-        drain(&sink)
+        // The transactions still open, released and handed on a few thousand at a time (same order as all at once).
+        var moreDNS = true
+        while moreDNS {
+            moreDNS = sink.dns.finish(step: 4096)
+            sink.takeDNSTransactions()
+            drain(&sink)
+        }
         result.dnsTransactions = sink.dnsTransactions
         result.dnsQueryNames = sink.dnsQueryNames
         if sink.dns.unsolicitedCount > 0, let f = sink.dns.unsolicited.first {

@@ -36,14 +36,19 @@ enum DetectorStage {
         }
         thread.stackSize = 8 << 20
         thread.start()
+        // A batch is also handed on once its TCP flows' segments and other heap parts weigh about 256 KiB: at the end
+        // of the capture every open flow closes at once, and 256 finished flows a batch made the queue hold megabytes.
         var pending: [AnalysisEvent] = []
         pending.reserveCapacity(256)
+        var pendingBytes = 0
         let r = CaptureAnalyzer.run(path: path, options: options, filter: filter,
                                     signatures: box.runner.context.signatures) { e in
             pending.append(e)
-            if pending.count >= 256 {
+            pendingBytes += heapBytes(e)
+            if pending.count >= 256 || pendingBytes >= 256 << 10 {
                 events.put(pending)
                 pending.removeAll(keepingCapacity: true)
+                pendingBytes = 0
             }
         }
         var clock = StageClock()
@@ -53,6 +58,13 @@ enum DetectorStage {
         clock.mark("detectors: last events and finish")
         return (r, found)
     }
+}
+
+/// What an event holds on the heap besides itself, roughly (a TCP flow: its boxed fields and its segments). Only decides
+/// when a batch of events is handed on.
+private func heapBytes(_ e: AnalysisEvent) -> Int {
+    if case .tcpFlow(let f) = e { return 1024 + MemoryLayout<SegmentEvent>.stride * f.segments.count }
+    return 0
 }
 
 /// The detector runner, owned by the detector thread from its start until it hands over the findings.

@@ -42,6 +42,50 @@ struct PathPacketKeeper {
         }
     }
 
+    /// A set of connections: IPv4 ones (both addresses 32-bit, as `IPAddress(v4:)` makes them) packed exactly into 16
+    /// bytes a member, the others as whole `ConnKey`s (48 bytes). The sets of decided and probe connections hold tens
+    /// of thousands of members on a busy capture, nearly all IPv4: 3 MiB at their load factor instead of 9. Members
+    /// are only looked up, never listed, so how they are stored changes nothing else.
+    struct ConnSet {
+        struct V4: Hashable {
+            var addresses: UInt64
+            var ports: UInt32
+            func hash(into h: inout Hasher) {
+                h.combine(addresses &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(ports) &* 0xC2B2_AE3D_27D4_EB4F)
+            }
+        }
+        private var v4: Set<V4> = []
+        private var other: Set<ConnKey> = []
+
+        var count: Int { v4.count + other.count }
+        var isEmpty: Bool { v4.isEmpty && other.isEmpty }
+
+        /// The packed form of `k`, nil unless both addresses are IPv4 with nothing above their 32 bits.
+        @inline(__always) static func packed(_ k: ConnKey) -> V4? {
+            guard !k.a.isV6, !k.b.isV6, k.a.high == 0, k.b.high == 0, k.a.low <= 0xFFFF_FFFF, k.b.low <= 0xFFFF_FFFF
+            else { return nil }
+            return V4(addresses: k.a.low << 32 | k.b.low, ports: UInt32(k.ap) << 16 | UInt32(k.bp))
+        }
+
+        func contains(_ k: ConnKey) -> Bool {
+            if let p = Self.packed(k) { return v4.contains(p) }
+            return other.contains(k)
+        }
+
+        mutating func insert(_ k: ConnKey) {
+            if let p = Self.packed(k) { v4.insert(p) } else { other.insert(k) }
+        }
+
+        mutating func remove(_ k: ConnKey) {
+            if let p = Self.packed(k) { v4.remove(p) } else { other.remove(k) }
+        }
+
+        mutating func removeAll(keepingCapacity keep: Bool = false) {
+            v4.removeAll(keepingCapacity: keep)
+            other.removeAll(keepingCapacity: keep)
+        }
+    }
+
     /// A probe candidate's identity as an ICMP error quotes it.
     struct QuoteKey: Hashable {
         var src: IPAddress, dst: IPAddress, proto: UInt8, sport: UInt16, dport: UInt16
@@ -72,8 +116,8 @@ struct PathPacketKeeper {
     private var pending: [ConnKey: Pending] = [:]
     private var pendingOrder: [ConnKey] = []          // FIFO with lazy deletion; compacted when half is stale
     private var pendingHead = 0
-    private var probes: Set<ConnKey> = []
-    private var decided: Set<ConnKey> = []            // ordinary connections; cleared when full
+    private var probes = ConnSet()
+    private var decided = ConnSet()                   // ordinary connections; cleared when full
     private var recent: RecentProbes
 
     init(limits: Limits = Limits()) {
@@ -121,8 +165,8 @@ struct PathPacketKeeper {
     /// final size, rather than doubling.
     mutating func finish() {
         recent = RecentProbes(capacity: 1)
-        decided = []
-        probes = []
+        decided = ConnSet()
+        probes = ConnSet()
         pendingOrder = []
         pendingHead = 0
         var leftovers: [Pending] = []

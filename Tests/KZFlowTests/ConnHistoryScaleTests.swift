@@ -14,18 +14,21 @@ import Testing
         }
         #expect(written == [1, 10, 100, 1000])
         #expect(h.string == "TtTtTT")
-        // 16 letters inline instead of a heap array: 96 bytes, no heap block for a typical history.
-        #expect(MemoryLayout<ConnHistory>.stride == 96)
+        // 16 letters inline instead of a heap array, the TCP sequence marks apart: 72 bytes, no heap block for a
+        // typical history; the flow slot, 16-byte aligned, 368 bytes (400 with the marks inside).
+        #expect(MemoryLayout<ConnHistory>.size == 72)
+        #expect(MemoryLayout<FlowSlot>.stride == 368)
     }
 
     /// Histories longer than the inline part keep every letter in order, stop at 64, and `^` goes in front.
     @Test func longHistoriesSpillPastTheInlineLettersInOrder() {
         var h = ConnHistory()
+        var marks = TCPHistoryMarks()
         var expected: [UInt8] = []
         // S and F again with each new sequence number, both directions: 70 letters offered, 64 kept.
         for k in 0..<35 {
-            h.tcp(flags: 0x02, seq: UInt32(k), len: 0, orig: true)
-            h.tcp(flags: 0x01, seq: UInt32(1000 + k), len: 0, orig: false)
+            h.tcp(flags: 0x02, seq: UInt32(k), len: 0, orig: true, marks: &marks)
+            h.tcp(flags: 0x01, seq: UInt32(1000 + k), len: 0, orig: false, marks: &marks)
             expected += [UInt8(ascii: "S"), UInt8(ascii: "f")]
         }
         expected = Array(expected.prefix(ConnHistory.maxLetters))
@@ -34,9 +37,10 @@ import Testing
         h.flipped()
         #expect(h.letters == [UInt8(ascii: "^")] + expected)
         var r = ConnHistory()
-        r.tcp(flags: 0x02, seq: 1, len: 0, orig: true)
-        for k in 0..<20 { r.tcp(flags: 0x10, seq: UInt32(k), len: 5, orig: true) }
-        r.tcp(flags: 0x04, seq: 9, len: 0, orig: true)
+        var rm = TCPHistoryMarks()
+        r.tcp(flags: 0x02, seq: 1, len: 0, orig: true, marks: &rm)
+        for k in 0..<20 { r.tcp(flags: 0x10, seq: UInt32(k), len: 5, orig: true, marks: &rm) }
+        r.tcp(flags: 0x04, seq: 9, len: 0, orig: true, marks: &rm)
         r.flipped()
         #expect(r.string == "^SDR")
         #expect(r.matchesRSTOS0)

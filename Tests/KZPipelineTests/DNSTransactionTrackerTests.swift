@@ -1,3 +1,4 @@
+import KZDetect
 import KZProtocols
 import KZWire
 import Testing
@@ -50,6 +51,47 @@ import Testing
         #expect(t.takeReleased().map(\.queryFrame) == [2, 5])
         #expect(t.openCount == 0)
         #expect(t.unsolicitedCount == 0)
+    }
+
+    /// Finishing a step at a time releases the same transactions, with the same responses, in the same order as
+    /// finishing at once.
+    @Test func finishingInStepsReleasesWhatFinishingAtOnceDoes() {
+        func filled() -> DNSTransactionTracker {
+            var t = DNSTransactionTracker(capture: "c", grace: 10)
+            for k in 0..<7 {
+                let port = UInt16(5000 + k)
+                t.message(Self.message(id: UInt16(k), name: "n\(k).example"),
+                          Self.carrier(query: true, port: port, frame: 10 * k, seconds: Double(k) * 0.1))
+                if k % 2 == 0 {
+                    t.message(Self.message(id: UInt16(k), name: "n\(k).example", answer: UInt32(k)),
+                              Self.carrier(query: false, port: port, frame: 10 * k + 1, seconds: Double(k) * 0.1 + 0.05))
+                }
+            }
+            return t
+        }
+        var once = filled()
+        once.finish()
+        let all = once.takeReleased()
+        #expect(all.count == 7)
+        var stepped = filled()
+        var got: [DNSTransactionEvent] = []
+        var steps = 0
+        var more = true
+        while more {
+            more = stepped.finish(step: 3)
+            let taken = stepped.takeReleased()
+            #expect(taken.count <= 3)
+            got += taken
+            steps += 1
+        }
+        #expect(steps == 3)
+        #expect(got.map(\.queryFrame) == all.map(\.queryFrame))
+        #expect(got.map { $0.responses.map(\.frame) } == all.map { $0.responses.map(\.frame) })
+        #expect(got.map(\.qname) == all.map(\.qname))
+        #expect(stepped.openCount == 0)
+        let remaining = stepped.finish(step: 3)
+        #expect(!remaining)
+        #expect(stepped.takeReleased().isEmpty)
     }
 
     @Test func aResponseAfterTheGraceIsUnsolicited() {

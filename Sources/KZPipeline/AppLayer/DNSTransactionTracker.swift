@@ -308,4 +308,18 @@ public struct DNSTransactionTracker {
         while head < pending.endIndex { releaseHead() }
         compact()
     }
+
+    /// `finish()` a step at a time: releases the next `step` (at least one) remaining transactions in query order and
+    /// returns whether any remain. Taking each step's transactions before the next (`takeReleased()`) gives the same
+    /// transactions in the same order as `finish()` without holding all of them, and their events, at once (on the
+    /// 1 GiB reference the tens of thousands left open at the end made a 4.6 MB array and briefly the run's peak).
+    public mutating func finish(step: Int) -> Bool {
+        var n = 0
+        while head < pending.endIndex && n < max(1, step) {
+            releaseHead()
+            n += 1
+        }
+        compact()
+        return head < pending.endIndex
+    }
 }
