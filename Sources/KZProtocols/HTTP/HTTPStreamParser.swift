@@ -286,11 +286,11 @@ public struct HTTPStreamParser {
         // Line ranges: split at LF, one trailing CR dropped, trailing empty lines dropped.
         var lines: [Range<Int>] = []
         lines.reserveCapacity(24)
-        if let base = h.baseAddress {
+        if let first = h.baseAddress {
             var s = 0
             while true {
-                let lf = s < h.count ? memchr(base + s, 0x0a, h.count - s) : nil
-                let e = lf.map { base.distance(to: UnsafeRawPointer($0)) } ?? h.count
+                let lf = s < h.count ? memchr(first + s, 0x0a, h.count - s) : nil
+                let e = lf.map { first.distance(to: UnsafeRawPointer($0)) } ?? h.count
                 lines.append(s..<(e > s && h[e - 1] == 0x0d ? e - 1 : e))
                 if lf == nil { break }
                 s = e + 1
