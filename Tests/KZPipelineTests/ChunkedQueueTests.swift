@@ -1,5 +1,6 @@
 import Testing
 @testable import KZPipeline
+import KZDetect
 
 /// `ChunkedQueue` against a plain reference (an array and the absolute index of its first element), through appends,
 /// in-place changes and drops that cross chunk boundaries, empty the queue mid-chunk, and restart.

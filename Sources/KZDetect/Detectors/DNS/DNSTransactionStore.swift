@@ -40,9 +40,9 @@ struct DNSTransactionStore {
 
     /// Chunked: growing never holds two copies (an array's doubling did, 3 MB more for an instant on the 1 GiB
     /// reference, as the tracker's last transactions arrived).
-    private(set) var singles = ChunkedArray<Single>()
+    private(set) var singles = ChunkedQueue<Single>(chunkShift: 12)
     private(set) var multiples: [DNSTransactionEvent] = []
-    private(set) var order = ChunkedArray<Slot>()
+    private(set) var order = ChunkedQueue<Slot>(chunkShift: 12)
     private var addresses = Interner<IPAddress>()
     private var strings = Interner<String>()
     /// Capture paths and transports apart from the names, so each table sees runs of one value.

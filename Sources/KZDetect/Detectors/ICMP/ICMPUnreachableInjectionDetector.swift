@@ -38,7 +38,7 @@ public struct ICMPUnreachableInjectionDetector: Detector {
     /// on the 1 GiB reference, came as the last flows closed, at the run's peak); `finish` builds the table by key,
     /// where a later flow with the same key replaces the earlier. A table kept all along cost twice that at its load
     /// factor, and its last doubling held both copies at the capture's peak.
-    var flows = ChunkedArray<(key: FlowKey, info: FlowInfo)>()
+    var flows = ChunkedQueue<(key: FlowKey, info: FlowInfo)>(chunkShift: 12)
     var errors: [ICMPErrorEvent] = []
     var strings = StringTable()
 

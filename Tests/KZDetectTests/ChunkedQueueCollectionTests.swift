@@ -1,10 +1,11 @@
 import Testing
 @testable import KZDetect
 
-/// `ChunkedArray` keeps what an array would, in order, across chunk boundaries.
-@Suite struct ChunkedArrayTests {
+/// `ChunkedQueue` never dropped from (how the detectors use it) keeps what an array would, in order, across chunk
+/// boundaries, and reads as a collection.
+@Suite struct ChunkedQueueCollectionTests {
     @Test func holdsEveryAppendedElementInOrderAcrossChunks() {
-        var a = ChunkedArray<Int>(chunkShift: 2)
+        var a = ChunkedQueue<Int>(chunkShift: 2)
         #expect(a.isEmpty)
         var plain: [Int] = []
         for k in 0..<11 {
@@ -21,5 +22,6 @@ import Testing
         #expect(a.isEmpty && a.count == 0)
         a.append(5)
         #expect(Array(a) == [5])
+        #expect(a.indices == 0..<1)
     }
 }
