@@ -25,8 +25,8 @@ if [[ ! -x /usr/bin/time ]]; then
 fi
 
 if [[ "${NO_BUILD:-0}" != 1 ]]; then
-    echo "building release (swift build -c release --static-swift-stdlib --product kzforensics --scratch-path .build-release)…" >&2
-    (cd "$root" && swift build -c release --static-swift-stdlib --product kzforensics --scratch-path .build-release >&2)
+    echo "building release (scripts/build-release.sh .build-release)…" >&2
+    bash "$root/scripts/build-release.sh" "$root/.build-release" >&2
 fi
 kz="$root/.build-release/release/kzforensics"
 if [[ ! -x "$kz" ]]; then

@@ -22,7 +22,7 @@ fi
 command -v tcpdump >/dev/null || { echo "bench/run.sh: tcpdump not installed (apt-get install -y tcpdump)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench/run.sh: /usr/bin/time not installed (apt-get install -y time)" >&2; exit 1; }
 
-(cd "$root" && swift build -c release --static-swift-stdlib --scratch-path .build-release --product kzforensics 2>&1 | tail -1) >&2
+bash "$root/scripts/build-release.sh" "$root/.build-release" 2>&1 | tail -1 >&2
 bin=$root/.build-release/release/kzforensics
 
 bytes=$(stat -c %s "$file")

@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/setup.sh
 [ -x /opt/swift/usr/bin/swift ] && export PATH=/opt/swift/usr/bin:$PATH
-# --static-swift-stdlib: a self-contained binary (Swift runtime and Foundation linked in), which also maps less memory.
-swift build -c release --static-swift-stdlib --product kzforensics 2>&1 | tail -1
+# The release build (scripts/build-release.sh): a self-contained binary laid out to map little memory.
+bash scripts/build-release.sh 2>&1 | tail -1
 capture=${1:-Fixtures/captures/lab/sweep_http_inpath/client.pcap}
 .build/release/kzforensics analyze "$capture"
