@@ -20,14 +20,23 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 scratch=${1:-$root/.build}
 
-flags=(-c release --static-swift-stdlib --product kzforensics --scratch-path "$scratch"
-       -Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
-       -Xswiftc -use-ld=lld
-       -Xlinker --no-export-dynamic
-       -Xlinker "--symbol-ordering-file=$root/scripts/symbol-order.txt" -Xlinker --no-warn-symbol-ordering)
-glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
-if [[ -n "$glibc" ]] && printf '2.36\n%s\n' "$glibc" | sort -V -C; then
-    flags+=(-Xlinker -z -Xlinker pack-relative-relocs)
+flags=(-c release --static-swift-stdlib --product kzforensics --scratch-path "$scratch")
+# lld ships with the Swift toolchains for Linux (beside swift); without it, a plain static build.
+swift_bin=$(dirname "$(readlink -f "$(command -v swift)")")
+if [[ -x "$swift_bin/ld.lld" ]] || command -v ld.lld >/dev/null; then
+    flags+=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
+            -Xswiftc -use-ld=lld
+            -Xlinker --no-export-dynamic
+            -Xlinker "--symbol-ordering-file=$root/scripts/symbol-order.txt" -Xlinker --no-warn-symbol-ordering)
+    glibc=$(getconf GNU_LIBC_VERSION 2>/dev/null | awk '{print $2}')
+    if [[ -n "$glibc" ]] && printf '2.36\n%s\n' "$glibc" | sort -V -C; then
+        flags+=(-Xlinker -z -Xlinker pack-relative-relocs)
+    fi
+else
+    echo "build-release: ld.lld not found beside swift or on PATH: building without the code layout" >&2
 fi
 cd "$root"
+# SwiftPM does not know the ordering list is a link input: relink when the list is newer than the binary.
+bin="$scratch/release/kzforensics"
+if [[ -e "$bin" && "$root/scripts/symbol-order.txt" -nt "$bin" ]]; then rm -f "$bin"; fi
 swift build "${flags[@]}"

@@ -10,9 +10,11 @@ place that falls to the code the run needs (measured figures: README, "Speed and
 How: callgrind (valgrind) records every function executed while the binary analyzes each capture under Fixtures/
 (every detector's lab case) and, when given, the captures named on the command line; functions are ordered by their
 summed self cost (instructions), names as the linker sees them (mangled). A stale list is harmless: lld skips names
-it does not find (--no-warn-symbol-ordering) and lays out the rest as usual. Regenerate after large changes:
+it does not find (--no-warn-symbol-ordering) and lays out the rest as usual; scripts/release-check.sh (CI) fails when
+fewer than half of the listed functions are left. Regenerate after large changes; the committed list was made with
 
-    python3 scripts/symbol-order.py [--binary B] [EXTRA.pcap ...]
+    python3 bench/gen_capture.py --size 20M --seed 2025 -o /tmp/gen20m.pcap
+    python3 scripts/symbol-order.py [--binary B] /tmp/gen20m.pcap
 
 B defaults to the release build of scripts/build-release.sh; valgrind (Debian package 'valgrind') is required.
 """
