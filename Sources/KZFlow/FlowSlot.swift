@@ -82,7 +82,7 @@ import KZWire
                              peer: &st.fwd, notes: &notes, marks: &st.marks, handshake: &st.handshake,
                              synNanos: &st.synNanos, synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
         }
-        timeoutClass = st.timeoutClass
+        timeoutClass = TCPFlowState.timeoutClass(st.fwd.state, st.rev.state)
     }
 
     @inline(__always)

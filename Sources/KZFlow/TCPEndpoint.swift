@@ -186,8 +186,10 @@ public enum TCPEndpointState: UInt8, Sendable, Hashable, Codable {
     /// The history's last SYN, FIN and RST sequence numbers (only TCP flows need them: not in the flow slot).
     var marks = TCPHistoryMarks()
 
-    var timeoutClass: TimeoutClass {
-        let o = fwd.state, r = rev.state
+    /// The flow's timeout class from its two endpoint states. A function of the two states rather than a property of
+    /// the whole value: as a property the 656-byte state was copied to the stack for every TCP packet (1.4% of
+    /// `analyze`'s time on the 1 GiB reference).
+    @inline(__always) static func timeoutClass(_ o: TCPEndpointState, _ r: TCPEndpointState) -> TimeoutClass {
         if o == .reset || r == .reset || (o == .closed && r == .closed) { return .tcpClosed }
         let live: (TCPEndpointState) -> Bool = { $0 == .established || $0 == .partial || $0 == .closed }
         if live(o) && live(r) { return .tcpEstablished }
