@@ -15,14 +15,14 @@
 #                                   default); nothing resolves them at run time, and the loader no longer touches
 #                                   2.2 MB of symbol relocations and tables at start.
 #   -z pack-relative-relocs         the remaining relative relocations in RELR form (when glibc >= 2.36 runs here).
-# Measured effect on peak RSS: README, "Speed and memory".
+# Measured effect on peak RSS: README, "Development", the "Measured" paragraphs.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 scratch=${1:-$root/.build}
 
 flags=(-c release --static-swift-stdlib --product kzforensics --scratch-path "$scratch")
 # lld ships with the Swift toolchains for Linux (beside swift); without it, a plain static build.
-swift_bin=$(dirname "$(readlink -f "$(command -v swift)")")
+swift_bin=$(dirname "$(readlink -f "$(command -v swift || echo swift)")")
 if [[ -x "$swift_bin/ld.lld" ]] || command -v ld.lld >/dev/null; then
     flags+=(-Xswiftc -Xfrontend -Xswiftc -function-sections -Xcc -ffunction-sections
             -Xswiftc -use-ld=lld
