@@ -76,11 +76,13 @@ import KZWire
         if direction == .forward {
             FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, c: &fwd, e: &st.fwd,
                              peer: &st.rev, notes: &notes, marks: &st.marks, handshake: &st.handshake,
-                             synNanos: &st.synNanos, synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
+                             synNanos: &st.synNanos, synAckNanos: &st.synAckNanos, flow: context, limits: limits,
+                             budget: &budget, sink: &sink)
         } else {
             FlowSlot.tcpHalf(p, ip, t, payload: payload, segLen: segLen, direction: direction, c: &rev, e: &st.rev,
                              peer: &st.fwd, notes: &notes, marks: &st.marks, handshake: &st.handshake,
-                             synNanos: &st.synNanos, synAckNanos: &st.synAckNanos, flow: context, limits: limits, budget: &budget, sink: &sink)
+                             synNanos: &st.synNanos, synAckNanos: &st.synAckNanos, flow: context, limits: limits,
+                             budget: &budget, sink: &sink)
         }
         timeoutClass = TCPFlowState.timeoutClass(st.fwd.state, st.rev.state)
     }

@@ -305,8 +305,7 @@ public struct DNSTransactionTracker {
 
     /// Releases every remaining transaction, in query order (end of capture); collect them with `takeReleased()`.
     public mutating func finish() {
-        while head < pending.endIndex { releaseHead() }
-        compact()
+        _ = finish(step: .max)
     }
 
     /// `finish()` a step at a time: releases the next `step` (at least one) remaining transactions in query order and
