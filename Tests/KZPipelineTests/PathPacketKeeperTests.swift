@@ -93,6 +93,49 @@ import Testing
         #expect(k.kept.map(\.frame) == Array(49_001...50_000))   // every leftover once, in frame order
     }
 
+    /// Ordinary connections (handshake, then a request at the handshake's TTL) are decided and leave the pending table;
+    /// the eviction queue forgets them too, so it stays within twice the pending table (plus 1024) however many
+    /// connections pass, instead of growing with the capture until the table is full.
+    @Test func decidedConnectionsLeaveTheEvictionQueue() throws {
+        var k = PathPacketKeeper()
+        let frame = [UInt8](repeating: 0, count: 100)
+        let server = IPAddress(v4: 0xc000_0207)
+        var n = 0
+        func send(_ src: IPAddress, _ sp: UInt16, _ dst: IPAddress, _ dp: UInt16, _ flags: TCPFlags, payload: Int) {
+            n += 1
+            var p = DecodedPacket(frame: n, timestamp: Timestamp(nanoseconds: Int64(n) * 1000), capturedLength: 100,
+                                  wireLength: 100, linkType: .ethernet)
+            p.ip = IPSummary(version: 4, src: src, dst: dst, ttl: 64, ipID: UInt32(n), df: true, moreFragments: false,
+                             fragmentOffset: 0, isFragment: false, hasFragmentHeader: false, proto: .tcp, tos: 0,
+                             totalLength: UInt16(40 + payload), headerLength: 20, headerChecksum: .good,
+                             hasOptions: false, recordRouteCount: 0, headerOffset: 14, tunnelDepth: 0, flowLabel: 0)
+            p.transport = .tcp(TCPSummary(srcPort: sp, dstPort: dp, seq: 1, ack: 1, flags: flags, window: 64240,
+                                          headerLength: 20, urgentPointer: 0, options: TCPOptionsSummary(),
+                                          checksum: .good))
+            p.payloadLength = payload
+            p.payloadCapturedLength = payload
+            frame.withUnsafeBytes { k.offer(p, bytes: $0) }
+        }
+        var most = 0
+        for i in 0..<20_000 {
+            let client = IPAddress(v4: 0x0a00_0000 | UInt32(i))
+            let port = UInt16(1024 + i % 60_000)
+            send(client, port, server, 443, .syn, payload: 0)
+            send(server, 443, client, port, [.syn, .ack], payload: 0)
+            send(client, port, server, 443, .ack, payload: 0)
+            if i % 10 == 0 {
+                most = max(most, k.queuedConnections)   // every tenth connection stays pending (no request)
+                continue
+            }
+            send(client, port, server, 443, [.ack, .psh], payload: 60)
+            most = max(most, k.queuedConnections)
+        }
+        // 2,000 connections are still pending: the queue never held more than twice that plus 1024.
+        #expect(k.queuedConnections >= 2000)
+        #expect(most <= 2 * 2000 + 1024)
+        #expect(k.pendingEvicted == 0)
+    }
+
     @Test func keptPacketsAreCappedAndSaySo() throws {
         var limits = PathPacketKeeper.Limits()
         limits.maxKept = 10
