@@ -110,7 +110,7 @@ import KZWire
         sink.tcpSegment(flow, rec)
 
         if t.checksum == .bad {
-            c.badChecksums &+= 1
+            HalfState.bump(&c.badChecksums)
             notes.history.scaled(.c, UInt8(ascii: "C"), isOrig)
             notes.anomaly(.badTCPChecksum, frame: frame)
             if limits.dropBadChecksumSegments { return }

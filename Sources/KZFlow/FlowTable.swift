@@ -210,7 +210,7 @@ public struct FlowTable {
         if u.checksum == .bad {
             slots[s].notes.history.scaled(.c, UInt8(ascii: "C"), orig)
             slots[s].notes.anomaly(.badUDPChecksum, frame: p.frame)
-            if orig { slots[s].fwd.badChecksums &+= 1 } else { slots[s].rev.badChecksums &+= 1 }
+            if orig { HalfState.bump(&slots[s].fwd.badChecksums) } else { HalfState.bump(&slots[s].rev.badChecksums) }
         }
         sink.datagram(slots[s].context, Datagram(direction: direction, frame: p.frame, timestamp: p.timestamp,
                                                  payload: payload, declaredLength: declared, ttl: ip.ttl,
