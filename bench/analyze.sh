@@ -58,7 +58,7 @@ if command -v ndpiReader >/dev/null; then runs+=("ndpiReader|ndpiReader -i '$fil
     echo "(ndpiReader not installed: apt-get install libndpi-bin)"; fi
 
 # Results: name wall cpu rss status
-declare -a names walls cpus rsss codes loads
+declare -a names walls cpus syss rsss codes loads
 i=0
 for r in "${runs[@]}"; do
     name=${r%%|*}
@@ -82,24 +82,31 @@ for r in "${runs[@]}"; do
     wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {
         n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; printf "%.2f", s }' "$tfile")
     cpu=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 } END { printf "%.2f", u + s }' "$tfile")
+    sys=$(awk -F': ' '/System time/ { printf "%.2f", $2 }' "$tfile")
     rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.1f", $2 / 1024 }' "$tfile")
-    names[i]=$name; walls[i]=$wall; cpus[i]=$cpu; rsss[i]=$rss; codes[i]=$code; loads[i]=$(load)
+    names[i]=$name; walls[i]=$wall; cpus[i]=$cpu; syss[i]=$sys; rsss[i]=$rss; codes[i]=$code; loads[i]=$(load)
     echo "  done: $name (${wall}s, exit $code)" >&2
     i=$((i + 1))
 done
 
 echo "load average after:  $(load)"
 echo
-printf '%-28s %9s %9s %9s %11s %9s %9s %5s  %s\n' tool "wall s" "CPU s" "MB/s" "peak RSS" "wall ×td" "CPU ×td" exit "load after"
+printf '%-28s %9s %9s %7s %9s %11s %9s %9s %5s  %s\n' tool "wall s" "CPU s" "sys s" "MB/s" "peak RSS" "wall ×td" "CPU ×td" exit \
+    "load after"
 base_wall=${walls[0]}
 base_cpu=${cpus[0]}
 for ((k = 0; k < i; k++)); do
-    awk -v n="${names[k]}" -v w="${walls[k]}" -v c="${cpus[k]}" -v r="${rsss[k]}" -v e="${codes[k]}" \
+    awk -v n="${names[k]}" -v w="${walls[k]}" -v c="${cpus[k]}" -v y="${syss[k]}" -v r="${rsss[k]}" -v e="${codes[k]}" \
         -v bw="$base_wall" -v bc="$base_cpu" -v s="$size" -v l="${loads[k]}" 'BEGIN {
         mbs = (w > 0) ? s / 1e6 / w : 0
         rw = (bw > 0) ? w / bw : 0
         rc = (bc > 0) ? c / bc : 0
-        printf "%-28s %9.2f %9.2f %9.1f %7.1f MiB %9.1f %9.1f %5d  %s\n", n, w, c, mbs, r, rw, rc, e, l }'
+        printf "%-28s %9.2f %9.2f %7.2f %9.1f %7.1f MiB %9.1f %9.1f %5d  %s\n", n, w, c, y, mbs, r, rw, rc, e, l }'
 done
 echo
 echo "(MB/s = file size / wall time; ×td = ratio to tcpdump; raw /usr/bin/time output in $out/)"
+# tcpdump -r F -w /dev/null reads and writes 4 KiB at a time (libpcap's and stdio's buffers): about 2 system calls per
+# 4 KiB of capture, so its time is mostly kernel time and follows the host's system-call cost, which on a VM can change
+# several-fold within minutes. kzforensics reads 256 KiB at a time. Say how much of the baseline was kernel time, so a
+# ratio can be read with it.
+awk -v c="$base_cpu" -v y="${syss[0]}" 'BEGIN { if (c > 0) printf "(tcpdump: %.0f%% of its CPU time in the kernel)\n", 100 * y / c }'
