@@ -3,10 +3,10 @@ import KZWire
 /// Timeouts and memory caps of a `FlowTable`. Every cap that is hit is counted (`FlowTableStats`) and, when it costs a
 /// flow data, recorded as an anomaly on that flow; nothing is dropped silently.
 ///
-/// Memory is bounded by about `maxFlows` × 0.55 KB (slots and index) + 0.53 KB per open TCP flow (its out-of-line
-/// connection and reassembly state) + `maxBufferedBytesTotal` + `maxRetainedBytesTotal` + `maxSegmentRecordsTotal` ×
-/// 32 B + conflict and gap lists (capped per flow): with the defaults about 130 MB in the worst case, whatever the
-/// capture size.
+/// Memory is bounded by about `maxFlows` × 0.36 KB (slots, index, LRU links) + 0.66 KB per open TCP flow (its
+/// out-of-line connection and reassembly state) + `maxBufferedBytesTotal` + `maxRetainedBytesTotal` +
+/// `maxSegmentRecordsTotal` × 32 B + conflict and gap lists (capped per flow): with the defaults about 125 MB in the
+/// worst case, whatever the capture size.
 public struct FlowLimits: Sendable, Hashable {
     /// Idle timeout of an established (or mid-stream) TCP connection, seconds.
     public var tcpEstablishedTimeout: Double = 3600

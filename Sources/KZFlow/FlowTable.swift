@@ -43,11 +43,11 @@ public struct FlowTable {
     @usableFromInline var slots: [FlowSlot] = []
     @usableFromInline var freeSlots: [Int32] = []
     /// TCP flows' connection tracking and reassembly state, indexed by `FlowSlot.tcpIndex` (UDP and ICMP flows, often
-    /// most of those open at once, need none of its ~530 bytes), reused through `freeTCP`.
+    /// most of those open at once, need none of its 656 bytes), reused through `freeTCP`.
     @usableFromInline var tcpStates: [TCPFlowState] = []
     @usableFromInline var freeTCP: [Int32] = []
     /// The LRU lists' links, indexed like `slots`: 8 bytes per flow in an array of their own, so moving a flow to its
-    /// list's tail touches its neighbours' links, not their 560-byte slots (a cache miss each on a busy table).
+    /// list's tail touches its neighbours' links, not their 336-byte slots (a cache miss each on a busy table).
     @usableFromInline var links: [LRULink] = []
     @usableFromInline var index: FlowIndex
     @usableFromInline var heads: [Int32] = Array(repeating: -1, count: TimeoutClass.allCases.count)
