@@ -104,4 +104,6 @@ public enum FlowAnomaly: String, Sendable, Hashable, CaseIterable, Codable {
     var spans = SpanStore()
     var bufferCapHits = 0
     var truncatedBytes = 0
+    /// Set while `FlowTable.finish` closes the open flows: rings no longer grow (nothing arrives to compare with them).
+    var closing = false
 }

@@ -321,6 +321,16 @@ import KZWire
         }
     }
 
+    /// Lets go of what only serves comparing a later segment with delivered bytes: the retained ring and the delivered
+    /// spans (`FlowTable.releaseDeliveredState`). The spans are dropped without being handed back to `budget.spans`,
+    /// which the caller replaces.
+    mutating func forgetDelivered(_ budget: inout ReassemblyBudget) {
+        budget.retained &-= ring.count
+        ring = []
+        retained = 0
+        spans = SpanList()
+    }
+
     /// Appends delivered bytes to the retained ring, growing it (power of two) within the budgets.
     @inline(__always)
     mutating func retain(_ bytes: UnsafeRawBufferPointer, limits: FlowLimits, budget: inout ReassemblyBudget) {
@@ -357,7 +367,8 @@ import KZWire
         while p < want { p <<= 1 }
         if p > want { p >>= 1 }
         want = p
-        guard want > ring.count, budget.retained + (want - ring.count) <= limits.maxRetainedBytesTotal else { return }
+        guard want > ring.count, !budget.closing,
+              budget.retained + (want - ring.count) <= limits.maxRetainedBytesTotal else { return }
         var newRing = [UInt8](repeating: 0, count: want)
         let oldCount = ring.count
         // The retained window keeps its stream offsets: each byte goes from `o mod old` to `o mod new`, copied in the

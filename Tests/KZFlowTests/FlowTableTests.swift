@@ -218,6 +218,33 @@ struct NullCountingSink: FlowEventSink {
         #expect(sink.closed[3].forward.uncheckedOverlapBytes == 600 - 64)
     }
 
+    /// After the last packet nothing compares with delivered bytes: `finish` first lets go of every ring and span
+    /// (`releaseDeliveredState`), then closes the flows as before: buffered bytes behind a hole still come out after
+    /// the gap, and the records keep what the comparisons counted while packets arrived.
+    @Test func finishLetsGoOfRingsAndSpansFirst() throws {
+        var table = FlowTable()
+        var sink = RecordingSink()
+        var w = Wire()
+        let body = [UInt8](repeating: 0x62, count: 300)
+        table.feed([w.tcp(fromClient: true, [.syn], seq: 10), w.tcp(fromClient: false, [.syn, .ack], seq: 50, ack: 11),
+                    w.tcp(fromClient: true, [.ack], seq: 11, ack: 51, payload: body),
+                    w.tcp(fromClient: true, [.ack], seq: 11, ack: 51, payload: body),        // retransmitted: checked
+                    w.tcp(fromClient: true, [.ack], seq: 411, ack: 51, payload: [0x63, 0x64])], &sink) // behind a hole
+        #expect(table.stats.retainedBytes > 0)
+        #expect(table.budget.spans.chunksInUse > 0)
+        #expect(table.stats.bufferedBytes == 2)
+        table.releaseDeliveredState()
+        #expect(table.stats.retainedBytes == 0)
+        #expect(table.budget.spans.chunksInUse == 0)
+        table.finish(into: &sink)
+        #expect(table.stats.retainedBytes == 0 && table.stats.bufferedBytes == 0)
+        #expect(sink.gaps.count == 1 && sink.gaps.first?.length == 100)
+        #expect(sink.stream[.forward] == body + [UInt8](repeating: UInt8(ascii: "?"), count: 100) + [0x63, 0x64])
+        #expect(sink.closed.count == 1)
+        #expect(sink.closed[0].forward.retransmittedBytes == 300)
+        #expect(sink.closed[0].forward.uncheckedOverlapBytes == 0)
+    }
+
     /// `keepSegmentRecords = false` (the `flows` view) drops only the segment records: every other field of every
     /// record, and every event, is what the default run produces.
     @Test func segmentRecordsOffChangesNothingElse() throws {
