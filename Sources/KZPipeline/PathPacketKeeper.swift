@@ -246,8 +246,9 @@ struct PathPacketKeeper {
     /// endpoints that was decided and left). Called before the queue grows past twice the pending table (plus 1024),
     /// so its cost is constant per queued connection.
     ///
-    /// Without it, the queue held every connection ever tracked until the table filled: 26,885 keys (1.3 MB) at the
-    /// end of the 1 GiB reference, for 1,414 pending connections, and up to 8 × `maxPendingConnections` keys (6 MB).
+    /// Without it, the queue held a 48-byte key for every TCP connection ever tracked until the table filled (then up
+    /// to 8 × `maxPendingConnections` keys, 6 MB), so on a capture that never fills it the queue grew with the
+    /// capture: 26,885 keys (1.3 MB) at the end of the 1 GiB reference, for 1,414 pending connections.
     private mutating func compactPendingOrder() {
         var seen = Set<ConnKey>(minimumCapacity: pending.count)
         var kept: [ConnKey] = []
