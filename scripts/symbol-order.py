@@ -5,7 +5,7 @@ The release build (scripts/build-release.sh) hands this list to lld (--symbol-or
 functions out together at the start of .text. Without it the few megabytes of code a run executes are scattered over
 the 21 MB of .text (our modules, the Swift runtime, Foundation, ICU, BoringSSL), and the kernel's fault-around maps
 every 64 KiB window one of them falls in: about 13 MB of the binary ends up resident in every run. With the list in
-place that falls to the code the run needs (measured figures: README, "Speed and memory").
+place that falls to the code the run needs (measured figures: README, "Development", the "Measured" paragraphs).
 
 How: callgrind (valgrind) records every function executed while the binary analyzes each capture under Fixtures/
 (every detector's lab case) and, when given, the captures named on the command line; functions are ordered by their
