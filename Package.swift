@@ -61,13 +61,15 @@ let package = Package(
         // libFuzzer targets (scripts/fuzz.sh builds them with -sanitize=fuzzer,address -DKZ_FUZZ).
         .executableTarget(name: "KZFuzz", dependencies: ["KZCapture", "KZWire", "KZFlow", "KZProtocols"]),
 
-        .testTarget(name: "KZWireTests", dependencies: ["KZWire", "KZCapture"]),
-        .testTarget(name: "KZCaptureTests", dependencies: ["KZCapture", "KZWire"]),
-        .testTarget(name: "KZFlowTests", dependencies: ["KZFlow", "KZWire", "KZCapture"]),
-        .testTarget(name: "KZProtocolsTests", dependencies: ["KZProtocols", "KZFlow", "KZWire", "KZCapture"]),
-        .testTarget(name: "KZSignaturesTests", dependencies: ["KZSignatures"]),
-        .testTarget(name: "KZDetectTests", dependencies: ["KZDetect", "KZSignatures", "KZWire"]),
-        .testTarget(name: "KZAttributionTests", dependencies: ["KZAttribution", "KZCapture", "KZWire"]),
-        .testTarget(name: "KZPipelineTests", dependencies: ["KZPipeline", "KZReport", "KZCapture", "KZWire", "KZFlow", "KZProtocols", "KZDetect"]),
+        // Helpers shared by the test targets (seeded random numbers).
+        .target(name: "KZTestSupport", dependencies: [], path: "Tests/KZTestSupport"),
+        .testTarget(name: "KZWireTests", dependencies: ["KZTestSupport", "KZWire", "KZCapture"]),
+        .testTarget(name: "KZCaptureTests", dependencies: ["KZTestSupport", "KZCapture", "KZWire"]),
+        .testTarget(name: "KZFlowTests", dependencies: ["KZTestSupport", "KZFlow", "KZWire", "KZCapture"]),
+        .testTarget(name: "KZProtocolsTests", dependencies: ["KZTestSupport", "KZProtocols", "KZFlow", "KZWire", "KZCapture"]),
+        .testTarget(name: "KZSignaturesTests", dependencies: ["KZTestSupport", "KZSignatures"]),
+        .testTarget(name: "KZDetectTests", dependencies: ["KZTestSupport", "KZDetect", "KZSignatures", "KZWire"]),
+        .testTarget(name: "KZAttributionTests", dependencies: ["KZTestSupport", "KZAttribution", "KZCapture", "KZWire"]),
+        .testTarget(name: "KZPipelineTests", dependencies: ["KZTestSupport", "KZPipeline", "KZReport", "KZCapture", "KZWire", "KZFlow", "KZProtocols", "KZDetect"]),
     ]
 )

@@ -1,29 +1,18 @@
 @testable import KZDetect
 import KZWire
 import Testing
+import KZTestSupport
 
 /// The control indexes of the drop detectors against the linear scans they replaced (the detectors' code before the
 /// indexes, copied here), on random flows drawn from few captures, servers, ports, labels and first frames so that ties
 /// and exclusions happen often.
 @Suite("drop control indexes")
 struct DropControlIndexTests {
-    /// A small deterministic generator (SplitMix64), so a failure reproduces.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let servers: [IPAddress] = [IPAddress(v4: 0xB901_0203), IPAddress(v4: 0xB901_0204), IPAddress(v4: 0xB901_0305),
                                        IPAddress(v6High: 0x2001_0db8_0000_0001, low: 7), IPAddress(v6High: 0x2001_0db8_0000_0002, low: 7)]
     static let labels: [String?] = [nil, "a.example", "b.example", "c.example"]
 
-    static func randomRecord(_ g: inout SplitMix) -> DropFlowRecord {
+    static func randomRecord(_ g: inout TestRandom) -> DropFlowRecord {
         let flow = TCPFlowEvent(capture: "x", client: IPAddress(v4: 0x0A00_0002), clientPort: 50000, server: servers[0],
                                 serverPort: 443, firstTime: Timestamp(nanoseconds: 0), lastTime: Timestamp(nanoseconds: 0),
                                 connState: "", history: "", segments: [], payloadBytesClient: 0, payloadBytesServer: 0)
@@ -41,7 +30,7 @@ struct DropControlIndexTests {
     }
 
     @Test func handshakeControlsChooseWhatTheScanChose() {
-        var g = SplitMix(state: 1)
+        var g = TestRandom(seed: 1)
         for _ in 0..<300 {
             let records = (0..<Int.random(in: 0...30, using: &g)).map { _ in Self.randomRecord(&g) }
             var index = HandshakeControls()
@@ -70,7 +59,7 @@ struct DropControlIndexTests {
     }
 
     @Test func silentDropControlsChooseWhatTheScanChose() {
-        var g = SplitMix(state: 2)
+        var g = TestRandom(seed: 2)
         for _ in 0..<300 {
             let records = (0..<Int.random(in: 0...30, using: &g)).map { _ in Self.randomRecord(&g) }
             var index = SilentDropControls()
@@ -104,7 +93,7 @@ struct DropControlIndexTests {
 
     /// What `finish` rebuilds from the log is what was added, for the servers it asks, in order; probes whole.
     @Test func flowLogRebuildsTheRecordsOfTheServersAsked() {
-        var g = SplitMix(state: 5)
+        var g = TestRandom(seed: 5)
         for _ in 0..<100 {
             let records = (0..<Int.random(in: 0...30, using: &g)).map { _ in Self.randomRecord(&g) }
             var log = DropFlowLog()
@@ -125,7 +114,7 @@ struct DropControlIndexTests {
     }
 
     @Test func earliestTwoKeepsTheFirstPerExcludedFrame() {
-        var g = SplitMix(state: 3)
+        var g = TestRandom(seed: 3)
         for _ in 0..<500 {
             let cs = (0..<Int.random(in: 1...12, using: &g)).map { k in
                 DropControl(server: Self.servers[0], serverPort: 443, firstFrame: Int.random(in: 0...4, using: &g), seq: k,
@@ -148,7 +137,7 @@ struct ICMPControlsTests {
     typealias D = ICMPUnreachableInjectionDetector
 
     @Test func controlsChooseWhatTheScansChose() {
-        var g = DropControlIndexTests.SplitMix(state: 4)
+        var g = TestRandom(seed: 4)
         let servers = DropControlIndexTests.servers
         for _ in 0..<300 {
             var flows: [D.FlowKey: D.FlowInfo] = [:]

@@ -1,11 +1,12 @@
 @testable import KZDetect
 import Testing
+import KZTestSupport
 
 @Suite struct InternerTests {
     /// Indices are first-seen order and stable, values come back by index, and the last-value shortcut never answers
     /// for another value: random sequences with long runs (capture paths), alternations and new values mixed in.
     @Test func indicesAreFirstSeenOrderUnderRunsAndAlternation() {
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestRandom(seed: 0xb3c5791101)
         let pool = (0..<50).map { "value-\($0)" } + ["", "a", "A", "value-1 "]
         var interner = Interner<String>()
         var reference: [String: Int32] = [:]

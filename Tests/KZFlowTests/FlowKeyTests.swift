@@ -1,6 +1,7 @@
 import Testing
 import KZWire
 @testable import KZFlow
+import KZTestSupport
 
 @Suite struct FlowKeyTests {
     @Test func canonicalKeyIsTheSameBothWays() {
@@ -44,13 +45,8 @@ import KZWire
         }
         var index = FlowIndex(capacity: 4)
         var model: [FlowKey: Int32] = [:]
-        var rng = SystemRandomNumberGenerator()
-        var seed: UInt64 = 0x1234_5678
-        func next() -> Int {
-            seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            return Int(seed >> 33)
-        }
-        _ = rng.next()
+        var rng = TestRandom(seed: 0x1234_5678)
+        func next() -> Int { Int(rng.next() >> 33) }
         for step in 0..<20_000 {
             let k = keys[next() % keys.count]
             let slot = Int32(keys.firstIndex(of: k)!)

@@ -4,6 +4,7 @@ import KZFlow
 import KZPipeline
 import KZReport
 import KZWire
+import KZTestSupport
 
 /// Issue 9: damaged and malicious captures never crash the analyzer, every frame is accounted for, and damage is
 /// reported (status "partial"/"unreadable" with an error, or a named anomaly).
@@ -30,7 +31,7 @@ import KZWire
         #expect(baseInfo.balanced, "\(source)")
         let ends = cleanEnds(original)
 
-        var rng = SeededRandom(seed: seed)
+        var rng = TestRandom(seed: seed)
         var points: Set<Int> = [0, 3, 10, 23, 24, 25, 40, original.count - 1]
         for i in 1...cuts { points.insert(original.count * i / (cuts + 1)) }
         for _ in 0..<cuts { points.insert(Int.random(in: 0..<max(1, original.count), using: &rng)) }

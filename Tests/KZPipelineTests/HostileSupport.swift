@@ -1,21 +1,9 @@
 import Foundation
 import KZPipeline
 import KZReport
+import KZTestSupport
 
 // Helpers for the hostile-input tests (issue 9): deterministic randomness, capture builders, record walkers.
-
-/// SplitMix64: a fixed-seed generator so every mutant is the same on every run.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 /// The shared corpus, `../shared/corpus` from the package root (worktrees one level deeper fall back to
 /// `../../shared/corpus`); nil when absent.

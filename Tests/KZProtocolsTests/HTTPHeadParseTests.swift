@@ -1,22 +1,12 @@
 import Testing
 import KZWire
 @testable import KZProtocols
+import KZTestSupport
 
 /// The header-section parser reads lines as byte ranges (all-ASCII lines split and trimmed on bytes, others through
 /// `String`). These tests hold it to the `String`-based parser it replaced, kept here as `ReferenceHead`, on random
 /// and mutated header sections: same message fields, same anomalies with the same details, in the same order.
 @Suite struct HTTPHeadParseTests {
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-            z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-            return z ^ (z >> 31)
-        }
-    }
-
     /// What the parser learned from one header section.
     struct Head: Equatable, CustomStringConvertible {
         var ok = false
@@ -157,7 +147,7 @@ import KZWire
 
     static let asciiPieces = pieces.filter { $0.allSatisfy { $0 < 0x80 } }
 
-    static func randomLine(_ g: inout SplitMix, ascii: Bool) -> [UInt8] {
+    static func randomLine(_ g: inout TestRandom, ascii: Bool) -> [UInt8] {
         var line: [UInt8] = []
         for _ in 0..<Int.random(in: 0...7, using: &g) { line += (ascii ? asciiPieces : pieces).randomElement(using: &g)! }
         // Never a line of only CRs (that ends the header section early).
@@ -166,7 +156,7 @@ import KZWire
     }
 
     /// `ascii`: only ASCII pieces (every line takes the byte path).
-    static func randomHead(_ g: inout SplitMix, role: HTTPStreamRole, ascii: Bool) -> [UInt8] {
+    static func randomHead(_ g: inout TestRandom, role: HTTPStreamRole, ascii: Bool) -> [UInt8] {
         var start: [UInt8]
         switch role {
         case .request:
@@ -195,7 +185,7 @@ import KZWire
     }
 
     @Test func headerSectionsMatchTheStringParser() {
-        var g = SplitMix(state: 0x6b7a)
+        var g = TestRandom(seed: 0x6b7a)
         var compared = 0, parsedOK = 0, nonASCII = 0
         for n in 0..<6_000 {
             let role: HTTPStreamRole = n % 2 == 0 ? .request : .response

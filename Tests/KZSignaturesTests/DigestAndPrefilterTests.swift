@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KZSignatures
+import KZTestSupport
 
 /// FIPS 180-4 / NIST CAVP example vectors through the digest the block-page matcher uses.
 @Suite struct SHA256Tests {
@@ -57,7 +58,7 @@ import Testing
     @Test func streamingDigestEqualsDigestOfTheNormalisedCopy() {
         let pieces: [[UInt8]] = [Array("Access DENIED".utf8), [0x20, 0x20], [0x09], [0x0d, 0x0a], Array("é<HTML>".utf8),
                                  [0x0b, 0x0c], Array(repeating: 0x41, count: 1500), Array(repeating: 0x20, count: 700), [0xff, 0x00]]
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestRandom(seed: 0x7114d18901)
         for round in 0..<300 {
             var body: [UInt8] = []
             for _ in 0..<Int.random(in: 0...(round % 3 == 0 ? 40 : 8), using: &rng) { body += pieces.randomElement(using: &rng)! }
@@ -117,7 +118,7 @@ import Testing
             for i in 0...(h.count - n.count) where Array(h[i..<(i + n.count)]) == n { return true }
             return false
         }
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestRandom(seed: 0x7114d18902)
         let alphabet: [UInt8] = Array("<a e/>Z!".utf8) + [0xD0, 0xB0, 0x00]
         var found = 0
         for _ in 0..<4_000 {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import KZSignatures
+import KZTestSupport
 
 @Suite struct HostAndDNSMatcherTests {
     static let hosts = """
@@ -283,7 +284,7 @@ import Testing
     @Test func ipv6ParserAgreesWithTheSplitReference() {
         let tokens = ["0", "1", "a", "F", "ffff", "12345", "abcd", ":", ":", "::", ":::", ".", "1.2.3.4", "255.0.0.1",
                       "1.2.3", "g", "%", "01", " "]
-        var rng = SystemRandomNumberGenerator()
+        var rng = TestRandom(seed: 0x73bad2d901)
         var cases = ["::", "::1", "1::", "1::2", "::ffff:1.2.3.4", "64:ff9b::192.0.2.33", "2001:db8::8:800:200c:417a",
                      "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4", "1:2:3:4:5:6::1.2.3.4",
                      "0000:0000:0000:0000:0000:0000:255.255.255.255", "fe80::1%eth0", "[::1]", "::1:", ":1::"]
